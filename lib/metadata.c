@@ -345,22 +345,26 @@ upk_status upk_metadata_signed_bytes(struct upk_metadata *md, const char **bytes
 upk_status upk_metadata_serialize(const struct upk_metadata *md, int pretty, char **out,
 				  size_t *out_len, struct upk_error *err)
 {
-	char *text;
+	/*
+	 * Not canonical JSON: that form writes control characters (the newlines
+	 * of a PEM key) raw, which is no longer valid JSON. Sorted keys keep
+	 * files stable and diff-friendly for key holders.
+	 */
+	size_t flags = JSON_SORT_KEYS | (pretty ? JSON_INDENT(1) : JSON_COMPACT);
+	char *text = json_dumps(md->doc, flags);
+	char *grown;
 
-	if (!pretty)
-		return upk_cjson_encode(md->doc, out, out_len, err);
-	/* Sorted keys and a trailing newline keep files diff-friendly for key holders. */
-	text = json_dumps(md->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (text == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "cannot serialize %s metadata",
 				     upk_role_type_name(md->type));
 	*out_len = strlen(text);
-	char *grown = realloc(text, *out_len + 2);
+	grown = realloc(text, *out_len + 2);
 	if (grown == NULL) {
 		free(text);
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	}
-	grown[(*out_len)++] = '\n';
+	if (pretty)
+		grown[(*out_len)++] = '\n';
 	grown[*out_len] = '\0';
 	*out = grown;
 	return UPK_OK;

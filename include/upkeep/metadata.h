@@ -87,9 +87,10 @@ upk_status upk_metadata_dup(const struct upk_metadata *md, struct upk_metadata *
 void upk_metadata_free(struct upk_metadata *md);
 
 /*
- * The whole envelope as JSON text: indented for people when pretty is set,
- * otherwise canonical. Both parse back to the same document; signatures are
- * over the canonical form of "signed" only. *out is malloc()ed.
+ * The whole envelope as JSON text with sorted keys: indented for people (and
+ * ending in a newline) when pretty is set, otherwise compact. Both parse back
+ * to the same document; signatures are over the canonical form of "signed"
+ * only, see upk_metadata_signed_bytes(). *out is malloc()ed.
  */
 upk_status upk_metadata_serialize(const struct upk_metadata *md, int pretty, char **out,
 				  size_t *out_len, struct upk_error *err);
