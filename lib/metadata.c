@@ -148,7 +148,7 @@ static upk_status index_signatures(struct upk_metadata *md, struct upk_error *er
 upk_status md_reindex(struct upk_metadata *md, struct upk_error *err)
 {
 	const json_t *type, *spec, *version, *expires;
-	enum upk_role_type t;
+	enum upk_role_type t = UPK_ROLE_ANY;
 	upk_status ret;
 
 	md_free_index(md);
@@ -426,8 +426,8 @@ upk_status upk_metadata_sign(struct upk_metadata *md, const struct upk_key *key,
 			     struct upk_error *err)
 {
 	char keyid[UPK_KEYID_HEX_LEN + 1];
-	const char *bytes;
-	size_t len, sig_len, i;
+	const char *bytes = NULL;
+	size_t len = 0, sig_len, i;
 	uint8_t *sig = NULL;
 	char *hex = NULL;
 	json_t *sigs = json_object_get(md->doc, "signatures");
