@@ -22,6 +22,7 @@ const char *upk_status_str(upk_status status)
 	case UPK_ERR_HASH: return "hash mismatch";
 	case UPK_ERR_PASSPHRASE: return "passphrase";
 	case UPK_ERR_EXISTS: return "exists";
+	case UPK_ERR_REPLAY: return "replay";
 	}
 	return "unknown";
 }

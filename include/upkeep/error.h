@@ -29,6 +29,7 @@ typedef enum upk_status {
 	UPK_ERR_HASH = 11,       /* content does not match its expected length or hash */
 	UPK_ERR_PASSPHRASE = 12, /* a private key could not be decrypted */
 	UPK_ERR_EXISTS = 13,     /* refusing to overwrite something */
+	UPK_ERR_REPLAY = 14,     /* a request nonce was seen before */
 } upk_status;
 
 #define UPK_ERROR_MSG_MAX 512
