@@ -397,7 +397,7 @@ static upk_status push_kid(struct parser *p, struct sel_node *n, struct sel_node
 static upk_status parse_list(struct parser *p, struct sel_node *n)
 {
 	upk_status ret;
-	char *s;
+	char *s = NULL;
 
 	if (p->tok.kind != T_LBRACK)
 		return expected(p, "'['");
@@ -473,7 +473,7 @@ static upk_status enter(struct parser *p)
 static upk_status parse_tag(struct parser *p, struct sel_node *n)
 {
 	upk_status ret;
-	char *v;
+	char *v = NULL;
 
 	ret = take_string(p, "a tag name string", &n->name);
 	if (ret != UPK_OK)
@@ -507,7 +507,7 @@ static upk_status parse_installed(struct parser *p, struct sel_node *n)
 	static const enum sel_cmp cmps[] = {SEL_EQ, SEL_NE, SEL_LT, SEL_LE, SEL_GT, SEL_GE};
 	upk_status ret;
 	size_t off;
-	char *v;
+	char *v = NULL;
 
 	ret = take_string(p, "an installed name string", &n->name);
 	if (ret != UPK_OK)

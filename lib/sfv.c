@@ -571,14 +571,15 @@ void sfv_buf_bare(struct sfv_buf *b, const struct sfv_bare *v)
 	case SFV_DECIMAL: {
 		/* 4.1.5: at most three fraction digits, trailing zeros dropped but one kept. */
 		int64_t a = v->num < 0 ? -v->num : v->num;
-		int frac = (int)(a % 1000);
-		int digits = 3;
-		while (digits > 1 && frac % 10 == 0) {
-			frac /= 10;
+		char frac[8];
+		size_t digits = 3;
+
+		snprintf(frac, sizeof(frac), "%03d", (int)(a % 1000));
+		while (digits > 1 && frac[digits - 1] == '0')
 			digits--;
-		}
-		snprintf(num, sizeof(num), "%s%lld.%0*d", v->num < 0 ? "-" : "",
-			 (long long)(a / 1000), digits, frac);
+		frac[digits] = '\0';
+		snprintf(num, sizeof(num), "%s%lld.%s", v->num < 0 ? "-" : "",
+			 (long long)(a / 1000), frac);
 		sfv_buf_addstr(b, num);
 		break;
 	}
