@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `upkeepd status`: identity, slots as the bootloader and the kernel report
+ * them, what the state file says about each slot, and installed bundles.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "identity.h"
+#include "installer.h"
+#include "journal.h"
+#include "slot.h"
+
+static const char usage[] =
+    "usage: upkeepd [--config FILE] status [--json]\n"
+    "Shows the device id, the slots (running, committed, trial) and the\n"
+    "installed bundles. Exit status 1 when the bootloader cannot be read.\n";
+
+static json_t *slots_json(const struct agent_config *cfg, struct journal *j, struct upk_error *err,
+                          int *failed)
+{
+	struct bootloader *bl = NULL;
+	struct slot_view v;
+	json_t *o = json_object(), *list = json_array();
+
+	for (size_t i = 0; i < cfg->n_slots; i++) {
+		char key[64];
+		json_t *rec;
+
+		installer_slot_key(cfg->slots[i].name, key, sizeof(key));
+		rec = j != NULL ? journal_get(j, key) : NULL;
+		json_array_append_new(list,
+		                      json_pack("{s:s,s:s,s:O?}", "name", cfg->slots[i].name,
+		                                "device", cfg->slots[i].device, "record", rec));
+	}
+	json_object_set_new(o, "slots", list);
+	if (cfg->n_slots == 0)
+		return o;
+	if (bootloader_open(&cfg->bootloader, &bl, err) != UPK_OK ||
+	    slot_resolve(cfg, bl, &v, err) != UPK_OK) {
+		json_object_set_new(o, "error", json_string(err->msg));
+		*failed = 1;
+	} else {
+		json_object_set_new(
+		    o, "boot",
+		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:b}", "bootloader", bl->ops->name,
+		              "active", v.active->name, "inactive", v.inactive->name, "committed",
+		              v.boot.committed, "next", v.boot.next, "armed", v.boot.armed, "trial",
+		              v.boot.trial, "source",
+		              v.source == SLOT_FROM_CMDLINE ? "cmdline" : "bootloader", "mismatch",
+		              v.mismatch));
+	}
+	bootloader_free(bl);
+	return o;
+}
+
+static json_t *bundles_json(const struct agent_config *cfg)
+{
+	json_t *list = json_array();
+	DIR *d = opendir(cfg->archive_dir);
+	struct dirent *de;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char *cur = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (archive_current(cfg->archive_dir, de->d_name, &cur, NULL) == UPK_OK)
+			json_array_append_new(
+			    list, json_pack("{s:s,s:s}", "name", de->d_name, "version", cur));
+		free(cur);
+	}
+	if (d != NULL)
+		closedir(d);
+	return list;
+}
+
+static void print_text(const json_t *s)
+{
+	const json_t *boot = json_object_get(json_object_get(s, "slots"), "boot");
+	const json_t *slots = json_object_get(json_object_get(s, "slots"), "slots");
+	const json_t *v;
+	size_t i;
+
+	printf("device id:   %s\n", json_string_value(json_object_get(s, "device_id")));
+	printf("hardware id: %s\n", json_string_value(json_object_get(s, "hardware_id")));
+	printf("server:      %s\n", json_string_value(json_object_get(s, "server")));
+	if (json_string_value(json_object_get(s, "image_version")) != NULL)
+		printf("image:       version %s\n",
+		       json_string_value(json_object_get(s, "image_version")));
+	if (boot != NULL) {
+		printf("bootloader:  %s\n", json_string_value(json_object_get(boot, "bootloader")));
+		printf("running:     slot %s (from the %s)%s\n",
+		       json_string_value(json_object_get(boot, "active")),
+		       json_string_value(json_object_get(boot, "source")),
+		       json_is_true(json_object_get(boot, "trial")) ? ", ON TRIAL" : "");
+		printf("committed:   slot %s\n",
+		       json_string_value(json_object_get(boot, "committed")));
+		printf("next boot:   slot %s%s\n", json_string_value(json_object_get(boot, "next")),
+		       json_is_true(json_object_get(boot, "armed")) ? " (trial armed)" : "");
+		if (json_is_true(json_object_get(boot, "mismatch")))
+			printf("warning:     the kernel and the bootloader disagree on the running "
+			       "slot\n");
+	}
+	v = json_object_get(json_object_get(s, "slots"), "error");
+	if (v != NULL)
+		printf("slots:       %s\n", json_string_value(v));
+	json_array_foreach(slots, i, v)
+	{
+		const json_t *rec = json_object_get(v, "record");
+		printf("slot %s:      %s", json_string_value(json_object_get(v, "name")),
+		       json_string_value(json_object_get(v, "device")));
+		if (json_is_object(rec))
+			printf(" [%s%s%s]", json_string_value(json_object_get(rec, "state")),
+			       json_object_get(rec, "version") ? " " : "",
+			       json_object_get(rec, "version")
+			           ? json_string_value(json_object_get(rec, "version"))
+			           : "");
+		printf("\n");
+	}
+	json_array_foreach(json_object_get(s, "bundles"), i, v)
+	    printf("bundle:      %s %s\n", json_string_value(json_object_get(v, "name")),
+	           json_string_value(json_object_get(v, "version")));
+}
+
+int agent_cmd_status(const char *config_path, int argc, char **argv)
+{
+	struct agent_config *cfg = NULL;
+	struct identity *id = NULL;
+	struct journal *j = NULL;
+	struct upk_error err = {0};
+	json_t *s = NULL;
+	char *state = NULL, *text = NULL;
+	int json = 0, failed = 0;
+
+	if (agent_cmd_wants_help(argc, argv, usage))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else
+			return agent_cmd_usage("status", usage);
+	}
+	cfg = agent_cmd_load_config("status", config_path);
+	if (cfg == NULL)
+		return 1;
+	s = json_object();
+	if (identity_load(cfg->key_path, &id, &err) == UPK_OK)
+		json_object_set_new(s, "device_id", json_string(id->id));
+	else
+		json_object_set_new(s, "device_id", json_string("(no device key yet)"));
+	json_object_set_new(s, "hardware_id",
+	                    json_string(cfg->hardware_id ? cfg->hardware_id : "(not set)"));
+	json_object_set_new(s, "server",
+	                    json_string(cfg->server_url ? cfg->server_url : "(not set)"));
+	state = agent_cmd_state_path(cfg);
+	if (state != NULL && journal_open(state, &j, &err) != UPK_OK) {
+		json_object_set_new(s, "state_error", json_string(err.msg));
+		failed = 1;
+	}
+	if (j != NULL && journal_get(j, "image_version") != NULL)
+		json_object_set(s, "image_version", journal_get(j, "image_version"));
+	if (j != NULL && journal_get(j, "pending") != NULL)
+		json_object_set(s, "pending", journal_get(j, "pending"));
+	json_object_set_new(s, "slots", slots_json(cfg, j, &err, &failed));
+	json_object_set_new(s, "bundles", bundles_json(cfg));
+	if (json) {
+		text = json_dumps(s, JSON_INDENT(2));
+		if (text != NULL)
+			printf("%s\n", text);
+	} else {
+		print_text(s);
+	}
+	if (failed)
+		fprintf(stderr, "upkeepd status: %s\n", err.msg);
+	free(text);
+	free(state);
+	json_decref(s);
+	journal_free(j);
+	identity_free(id);
+	agent_config_free(cfg);
+	return failed;
+}

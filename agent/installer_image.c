@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Image installer: a file system image (raw or zstd) streamed into the
+ * inactive slot with fixed memory, whatever the image size; then fsynced,
+ * read back from the medium and checked before anyone may switch to it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "installer.h"
+#include "slot.h"
+#include "upkeep/crypto.h"
+
+/* Writes are gathered into blocks of this size: large enough for full device speed. */
+#define IMAGE_BUF (512u * 1024u)
+/*
+ * Write-behind and read-back run in windows of this size: once a window is
+ * written its writeback is started, and IMAGE_LAG windows later it is waited
+ * for and read back from the medium, while the device writes the next ones.
+ * The page cache holds at most about IMAGE_LAG windows of the image.
+ */
+#define IMAGE_WINDOW (16u * 1024u * 1024u)
+#define IMAGE_LAG 4u
+
+struct image_inst {
+	struct installer base;
+	char *slot_name;
+	char *device;
+	int fd;
+	uint64_t capacity;
+	struct decomp *dc;
+	struct upk_hash *payload_hash;
+	struct upk_hash *image_hash;
+	unsigned char *buf;
+	size_t buf_len;
+	uint64_t image_bytes;
+	uint64_t written;  /* bytes flushed to the slot */
+	uint64_t started;  /* writeback started up to here */
+	uint64_t verified; /* read back from the medium and hashed up to here */
+	int rfd;           /* read descriptor of the slot, for the read-back */
+	struct upk_hash *readback_hash;
+	struct payload_expect expect;
+	struct journal *journal;
+	char *version;
+	char image_hex[65];
+};
+
+void installer_slot_key(const char *slot, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "slot.%s", slot);
+}
+
+static upk_status record(struct image_inst *im, const char *state, const char *payload_hex,
+                         struct upk_error *err)
+{
+	char key[64];
+	json_t *o;
+	upk_status ret;
+
+	if (im->journal == NULL)
+		return UPK_OK;
+	installer_slot_key(im->slot_name, key, sizeof(key));
+	o = json_pack("{s:s}", "state", state);
+	if (o != NULL && im->version != NULL)
+		json_object_set_new(o, "version", json_string(im->version));
+	if (o != NULL && strcmp(state, "written") == 0) {
+		json_object_set_new(o, "sha256", json_string(im->image_hex));
+		json_object_set_new(o, "size", json_integer((json_int_t)im->image_bytes));
+		json_object_set_new(o, "payload_sha256", json_string(payload_hex));
+	}
+	ret = journal_set(im->journal, key, o, err);
+	if (ret != UPK_OK)
+		return ret;
+	return journal_commit(im->journal, err);
+}
+
+/*
+ * Read len bytes at im->verified back from the medium into the read-back
+ * hash. wait: the range was only started with sync_file_range, so wait for
+ * its writeback first. The cached pages are dropped (they are clean) so the
+ * read comes from the medium: it checks what will really boot, and a large
+ * image does not evict the running system's page cache either.
+ */
+static upk_status verify_range(struct image_inst *im, uint64_t len, int wait, struct upk_error *err)
+{
+	uint64_t off = im->verified, left = len;
+	upk_status ret;
+
+	if (wait) {
+		ret = fio_sync_range(im->fd, off, len,
+		                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		                         SYNC_FILE_RANGE_WAIT_AFTER,
+		                     im->device, err);
+		if (ret != UPK_OK)
+			return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+	}
+	posix_fadvise(im->rfd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+	while (left > 0) {
+		size_t want = left < IMAGE_BUF ? (size_t)left : IMAGE_BUF, got = 0;
+		/* buf is free: flush_buf emptied it, or finish flushed it before. */
+		ret = fio_pread_full(im->rfd, im->buf, want, off, &got, im->device, err);
+		if (ret != UPK_OK)
+			return upk_error_prefix(err, ret, "slot %s: read-back: ", im->slot_name);
+		if (got < want)
+			return upk_error_set(
+			    err, UPK_ERR_HASH,
+			    "slot %s: read-back of %s ends at byte %llu, before the image does",
+			    im->slot_name, im->device, (unsigned long long)(off + got));
+		ret = upk_hash_update(im->readback_hash, im->buf, want, err);
+		if (ret != UPK_OK)
+			return ret;
+		off += want;
+		left -= want;
+	}
+	/* Dropped again: the read-back must not leave the image in the page cache. */
+	posix_fadvise(im->rfd, (off_t)im->verified, (off_t)len, POSIX_FADV_DONTNEED);
+	im->verified = off;
+	return UPK_OK;
+}
+
+static upk_status flush_buf(struct image_inst *im, struct upk_error *err)
+{
+	upk_status ret;
+
+	if (im->buf_len == 0)
+		return UPK_OK;
+	ret = fio_write_all(im->fd, im->buf, im->buf_len, im->device, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s at byte %llu: ", im->slot_name,
+		                        (unsigned long long)im->written);
+	im->written += im->buf_len;
+	im->buf_len = 0;
+	if (im->written - im->started >= IMAGE_WINDOW) {
+		ret = fio_sync_range(im->fd, im->started, im->written - im->started,
+		                     SYNC_FILE_RANGE_WRITE, im->device, err);
+		if (ret != UPK_OK)
+			return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+		im->started = im->written;
+	}
+	/* One window behind the writes, so the device is busy with the next one meanwhile. */
+	while (im->started - im->verified >= IMAGE_LAG * (uint64_t)IMAGE_WINDOW) {
+		ret = verify_range(im, IMAGE_WINDOW, 1, err);
+		if (ret != UPK_OK)
+			return ret;
+	}
+	return UPK_OK;
+}
+
+/* Decompressed image bytes: bounded by the slot, hashed, gathered, written. */
+static upk_status image_out(void *ctx, const void *data, size_t len, struct upk_error *err)
+{
+	struct image_inst *im = ctx;
+	const unsigned char *p = data;
+	upk_status ret;
+
+	if (len > im->capacity - im->image_bytes)
+		return upk_error_set(err, UPK_ERR_TOO_LARGE,
+		                     "image does not fit slot %s (%llu bytes)", im->slot_name,
+		                     (unsigned long long)im->capacity);
+	/* A raw image is its payload: hashing it twice would only cost time. */
+	if (decomp_is_zstd(im->dc)) {
+		ret = upk_hash_update(im->image_hash, data, len, err);
+		if (ret != UPK_OK)
+			return ret;
+	}
+	im->image_bytes += len;
+	while (len > 0) {
+		size_t take = IMAGE_BUF - im->buf_len;
+
+		if (take > len)
+			take = len;
+		memcpy(im->buf + im->buf_len, p, take);
+		im->buf_len += take;
+		p += take;
+		len -= take;
+		if (im->buf_len == IMAGE_BUF) {
+			ret = flush_buf(im, err);
+			if (ret != UPK_OK)
+				return ret;
+		}
+	}
+	return UPK_OK;
+}
+
+static upk_status image_write(struct installer *in, const void *data, size_t len,
+                              struct upk_error *err)
+{
+	struct image_inst *im = (struct image_inst *)in;
+	upk_status ret;
+
+	if (im->expect.length != 0 && len > im->expect.length - im->base.payload_bytes)
+		return upk_error_set(err, UPK_ERR_TOO_LARGE,
+		                     "payload longer than the expected %llu bytes",
+		                     (unsigned long long)im->expect.length);
+	ret = upk_hash_update(im->payload_hash, data, len, err);
+	if (ret != UPK_OK)
+		return ret;
+	return decomp_write(im->dc, data, len, err);
+}
+
+static upk_status image_finish(struct installer *in, struct upk_error *err)
+{
+	struct image_inst *im = (struct image_inst *)in;
+	uint8_t payload[UPK_HASH_MAX_LEN], image[UPK_HASH_MAX_LEN], readback[UPK_HASH_MAX_LEN];
+	char payload_hex[65];
+	upk_status ret;
+
+	ret = decomp_finish(im->dc, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+	ret = flush_buf(im, err);
+	if (ret != UPK_OK)
+		return ret;
+	if ((ret = upk_hash_final(im->payload_hash, payload, err)) != UPK_OK)
+		return ret;
+	if (!decomp_is_zstd(im->dc))
+		memcpy(image, payload, sizeof(image));
+	else if ((ret = upk_hash_final(im->image_hash, image, err)) != UPK_OK)
+		return ret;
+	upk_hex_encode(payload, 32, payload_hex);
+	upk_hex_encode(image, 32, im->image_hex);
+	ret = installer_check_payload(&im->expect, im->base.payload_bytes, payload, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+	/*
+	 * The image must be durable (data and the device's cache) before the
+	 * rest is read back, and long before anything can boot it.
+	 */
+	ret = fio_fsync(im->fd, im->device, err);
+	if (ret == UPK_OK)
+		ret = fio_close(&im->fd, im->device, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+	ret = verify_range(im, im->image_bytes - im->verified, 0, err);
+	if (ret == UPK_OK)
+		ret = upk_hash_final(im->readback_hash, readback, err);
+	if (ret != UPK_OK)
+		return ret;
+	if (memcmp(readback, image, 32) != 0) {
+		char got_hex[65];
+
+		upk_hex_encode(readback, 32, got_hex);
+		return upk_error_set(err, UPK_ERR_HASH,
+		                     "slot %s: read-back of %s: sha256 %s, but %s was written",
+		                     im->slot_name, im->device, got_hex, im->image_hex);
+	}
+	return record(im, "written", payload_hex, err);
+}
+
+static void image_abort(struct installer *in)
+{
+	struct image_inst *im = (struct image_inst *)in;
+
+	/* The slot stays recorded as "writing": its content is not an image. */
+	fio_close_quiet(&im->fd);
+	fio_close_quiet(&im->rfd);
+}
+
+static void image_free(struct installer *in)
+{
+	struct image_inst *im = (struct image_inst *)in;
+
+	fio_close_quiet(&im->fd);
+	fio_close_quiet(&im->rfd);
+	upk_hash_free(im->readback_hash);
+	decomp_free(im->dc);
+	upk_hash_free(im->payload_hash);
+	upk_hash_free(im->image_hash);
+	free(im->buf);
+	free(im->slot_name);
+	free(im->device);
+	free(im->version);
+	free(im);
+}
+
+static const struct installer_ops image_ops = {
+    .name = "image",
+    .write = image_write,
+    .finish = image_finish,
+    .abort = image_abort,
+    .free = image_free,
+};
+
+upk_status installer_image_begin(const struct image_opts *opts, struct installer **out,
+                                 struct upk_error *err)
+{
+	struct image_inst *im = calloc(1, sizeof(*im));
+	upk_status ret;
+
+	if (im == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	im->base.ops = &image_ops;
+	im->fd = -1;
+	im->rfd = -1;
+	im->expect = opts->expect;
+	im->journal = opts->journal;
+	im->slot_name = strdup(opts->slot->name);
+	im->device = strdup(opts->slot->device);
+	im->buf = malloc(IMAGE_BUF);
+	if (im->slot_name == NULL || im->device == NULL || im->buf == NULL ||
+	    (opts->version != NULL && (im->version = strdup(opts->version)) == NULL)) {
+		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((ret = upk_hash_new(UPK_HASH_SHA256, &im->payload_hash, err)) != UPK_OK ||
+	    (ret = upk_hash_new(UPK_HASH_SHA256, &im->image_hash, err)) != UPK_OK ||
+	    (ret = upk_hash_new(UPK_HASH_SHA256, &im->readback_hash, err)) != UPK_OK)
+		goto out;
+	ret = slot_open_write(opts->slot, &im->fd, &im->capacity, err);
+	if (ret != UPK_OK)
+		goto out;
+	ret = fio_open(opts->slot->device, O_RDONLY, 0, &im->rfd, err);
+	if (ret != UPK_OK)
+		goto out;
+	if (opts->decomp == DECOMP_RAW && opts->expect.length > im->capacity) {
+		ret = upk_error_set(err, UPK_ERR_TOO_LARGE,
+		                    "slot %s: image of %llu bytes does not fit its %llu bytes",
+		                    im->slot_name, (unsigned long long)opts->expect.length,
+		                    (unsigned long long)im->capacity);
+		goto out;
+	}
+	/* image_out() enforces the slot's capacity, with the better message. */
+	ret = decomp_new(opts->decomp, UINT64_MAX, image_out, im, &im->dc, err);
+	if (ret != UPK_OK)
+		goto out;
+	/* Before the first byte: a crash from here on must leave the slot marked not bootable. */
+	ret = record(im, "writing", NULL, err);
+	if (ret != UPK_OK)
+		goto out;
+	*out = &im->base;
+	im = NULL;
+out:
+	if (im != NULL)
+		image_free(&im->base);
+	return ret;
+}
+
+uint64_t installer_image_size(const struct installer *in)
+{
+	return ((const struct image_inst *)in)->image_bytes;
+}
+
+const char *installer_image_sha256(const struct installer *in)
+{
+	return ((const struct image_inst *)in)->image_hex;
+}
