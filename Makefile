@@ -5,7 +5,7 @@ BUILD ?= build
 FUZZ_SECONDS ?= 5
 FUZZ_LONG_SECONDS ?= 300
 
-.PHONY: all deps check check-normal check-asan check-fuzz fuzz demo bench clean
+.PHONY: all deps check check-normal check-asan check-fuzz fuzz demo bench soak clean
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -43,6 +43,10 @@ demo: deps all
 
 bench: deps all
 	sh scripts/bench $(BUILD)
+
+# The agent's crash-injection test with 2,000 SIGKILL/power-cut points (make check runs 200).
+soak: deps all
+	UPK_CRASH_POINTS=2000 ctest --test-dir $(BUILD) -R unit/test_agent_crash --output-on-failure --timeout 1800
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -22,6 +22,7 @@ enum kind {
 	K_COUNT,    /* plain decimal */
 	K_BLTYPE,   /* uboot | grub | script */
 	K_COMMANDS, /* a shell command; the key may repeat */
+	K_COMMAND,  /* one shell command */
 };
 
 struct key_def {
@@ -40,6 +41,8 @@ static const struct key_def agent_keys[] = {
     {"hardware_id", K_HWID, F(struct agent_config, hardware_id), 0, 0},
     {"poll_interval", K_DURATION, F(struct agent_config, poll_interval_s), 10, 7 * 86400},
     {"cmdline", K_PATH, F(struct agent_config, cmdline), 0, 0},
+    {"reboot", K_COMMAND, F(struct agent_config, reboot_command), 0, 0},
+    {"pre_install", K_COMMAND, F(struct agent_config, pre_install), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -98,7 +101,7 @@ enum section {
 	S_MODULE,
 };
 
-#define MAX_KEYS 8
+#define MAX_KEYS 12
 
 struct parser {
 	const char *name;
@@ -281,6 +284,10 @@ static upk_status set_value(struct parser *p, const struct key_def *def, const c
 		if (value[0] != '/')
 			return perr(p, UPK_ERR_INVALID, "%s: \"%s\" is not an absolute path",
 			            def->key, value);
+		return set_string(p, (char **)(void *)field, value);
+	case K_COMMAND:
+		if (value[0] == '\0')
+			return perr(p, UPK_ERR_INVALID, "%s: empty command", def->key);
 		return set_string(p, (char **)(void *)field, value);
 	case K_URL:
 		if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
@@ -805,6 +812,8 @@ void agent_config_free(struct agent_config *c)
 	free(c->image_root);
 	free(c->director_root);
 	free(c->cmdline);
+	free(c->reboot_command);
+	free(c->pre_install);
 	for (size_t i = 0; i < c->n_attrs; i++) {
 		free(c->attrs[i].key);
 		free(c->attrs[i].value);

@@ -67,6 +67,8 @@ struct agent_config {
 	char *image_root;
 	char *director_root;
 	char *cmdline; /* where the booted slot is read (upkeep.slot=NAME) */
+	char *reboot_command; /* run by /bin/sh to reboot into a trial; NULL: "reboot" */
+	char *pre_install;    /* optional: must exit 0 before an install starts */
 	unsigned poll_interval_s;
 
 	struct config_attr *attrs;

@@ -12,6 +12,7 @@
 #include "installer.h"
 #include "journal.h"
 #include "slot.h"
+#include "update.h"
 
 static const char health_usage[] = "usage: upkeepd [--config FILE] health\n"
                                    "Runs the [health] commands; exit status 0 when all pass.\n";
@@ -108,10 +109,14 @@ int agent_cmd_commit(const char *config_path, int argc, char **argv)
 	installer_slot_key(v.boot.booted, key, sizeof(key));
 	json_t *rec = journal_get(j, key);
 	const char *version = json_string_value(json_object_get(rec, "version"));
-	if (version != NULL)
-		journal_set(j, "image_version", json_string(version), &err);
-	journal_del(j, "pending");
-	if (journal_commit(j, &err) != UPK_OK) {
+	json_t *u = journal_get(j, "update");
+	struct update_ctx uc = {.cfg = cfg, .journal = j, .bl = bl};
+	const char *uslot = json_string_value(json_object_get(u, "slot"));
+
+	/* The update record of that slot ends as a success (version, security counter, report). */
+	if (u != NULL && uslot != NULL && strcmp(uslot, v.boot.booted) == 0
+	        ? update_record_result(&uc, 1, NULL, &err) != UPK_OK
+	        : journal_commit(j, &err) != UPK_OK) {
 		rc = agent_cmd_fail("commit", &err);
 		goto out;
 	}
@@ -152,7 +157,15 @@ int agent_cmd_rollback(const char *config_path, int argc, char **argv)
 		rc = agent_cmd_fail("rollback", &err);
 		goto out;
 	}
-	journal_del(j, "pending");
+	{
+		struct update_ctx uc = {.cfg = cfg, .journal = j, .bl = bl};
+
+		if (update_record_result(&uc, 0, "rolled back by hand (upkeepd rollback)", &err) !=
+		    UPK_OK) {
+			rc = agent_cmd_fail("rollback", &err);
+			goto out;
+		}
+	}
 	if (journal_commit(j, &err) != UPK_OK) {
 		rc = agent_cmd_fail("rollback", &err);
 		goto out;

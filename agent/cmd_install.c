@@ -124,9 +124,13 @@ int agent_cmd_install_image(const char *config_path, int argc, char **argv)
 	    stream_file(a.pos[0], in, &err) != UPK_OK || installer_finish(in, &err) != UPK_OK)
 		goto fail;
 	/* Recorded before the bootloader is touched: a crash in between leaves a known state. */
-	if (journal_set(j, "pending",
-	                json_pack("{s:s,s:s,s:s?}", "type", "image", "slot", v.inactive->name,
-	                          "version", a.version),
+	/* The same update record the state machine keeps: `commit`/`resume` finish it. */
+	if (journal_set(j, "update",
+	                json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "type", "image", "name",
+	                          "image", "target", a.pos[0], "version",
+	                          a.version != NULL ? a.version : "local", "security_version",
+	                          (json_int_t)0, "slot", v.inactive->name, "sha256",
+	                          installer_image_sha256(in), "phase", "rebooting"),
 	                &err) != UPK_OK ||
 	    journal_commit(j, &err) != UPK_OK ||
 	    bootloader_set_trial(bl, v.inactive->name, &err) != UPK_OK)

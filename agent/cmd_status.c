@@ -91,6 +91,33 @@ static void print_text(const json_t *s)
 	if (json_string_value(json_object_get(s, "image_version")) != NULL)
 		printf("image:       version %s\n",
 		       json_string_value(json_object_get(s, "image_version")));
+	{
+		const json_t *u = json_object_get(s, "update"), *l = json_object_get(s, "last");
+		const char *k;
+		json_t *val;
+
+		json_object_foreach(json_object_get(s, "installed"), k, val)
+		{
+			if (strcmp(k, "image") != 0)
+				printf("installed:   %s %s\n", k, json_string_value(val));
+		}
+		if (u != NULL)
+			printf("in progress: %s %s (%s)\n",
+			       json_string_value(json_object_get(u, "target")),
+			       json_string_value(json_object_get(u, "version")),
+			       json_string_value(json_object_get(u, "phase")));
+		if (l != NULL)
+			printf("last update: %s %s: %s%s%s\n",
+			       json_string_value(json_object_get(l, "target")),
+			       json_string_value(json_object_get(l, "version"))
+			           ? json_string_value(json_object_get(l, "version"))
+			           : "",
+			       json_string_value(json_object_get(l, "result")),
+			       json_object_get(l, "reason") ? ": " : "",
+			       json_object_get(l, "reason")
+			           ? json_string_value(json_object_get(l, "reason"))
+			           : "");
+	}
 	if (boot != NULL) {
 		printf("bootloader:  %s\n", json_string_value(json_object_get(boot, "bootloader")));
 		printf("running:     slot %s (from the %s)%s\n",
@@ -161,10 +188,20 @@ int agent_cmd_status(const char *config_path, int argc, char **argv)
 		json_object_set_new(s, "state_error", json_string(err.msg));
 		failed = 1;
 	}
-	if (j != NULL && journal_get(j, "image_version") != NULL)
-		json_object_set(s, "image_version", journal_get(j, "image_version"));
-	if (j != NULL && journal_get(j, "pending") != NULL)
-		json_object_set(s, "pending", journal_get(j, "pending"));
+	if (j != NULL) {
+		static const char *const keys[] = {"installed", "security_version", "update",
+		                                   "last", "refused", "enrolment"};
+		json_t *img = json_object_get(journal_get(j, "installed"), "image");
+
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (journal_get(j, keys[k]) != NULL)
+				json_object_set(s, keys[k], journal_get(j, keys[k]));
+		/* Shorthand kept for scripts: the committed image version. */
+		if (img != NULL)
+			json_object_set(s, "image_version", img);
+		json_object_set_new(s, "reports_queued",
+		                    json_integer((json_int_t)json_array_size(journal_get(j, "outbox"))));
+	}
 	json_object_set_new(s, "slots", slots_json(cfg, j, &err, &failed));
 	json_object_set_new(s, "bundles", bundles_json(cfg));
 	if (json) {

@@ -23,6 +23,38 @@
 static fio_fault_fn fault_fn;
 static void *fault_arg;
 
+/* Power-cut simulation: a log of writes and syncs (tests only; -1 when off). */
+static int wlog_fd = -1;
+
+void fio_set_write_log(int fd)
+{
+	wlog_fd = fd;
+}
+
+/*
+ * One line per event, written with a single write(2) on an O_APPEND file, so
+ * the log survives a SIGKILL exactly as far as the events it describes.
+ */
+static void wlog(char kind, const char *what, int fd, uint64_t off, uint64_t len)
+{
+	char line[4200];
+	int n;
+
+	if (wlog_fd < 0 || what == NULL)
+		return;
+	if (kind == 'W' && fd >= 0) {
+		off_t cur = lseek(fd, 0, SEEK_CUR);
+
+		if (cur < 0)
+			return;
+		off = (uint64_t)cur;
+	}
+	n = snprintf(line, sizeof(line), "%c %llu %llu %s\n", kind, (unsigned long long)off,
+	             (unsigned long long)len, what);
+	if (n > 0 && (size_t)n < sizeof(line) && write(wlog_fd, line, (size_t)n) < 0)
+		wlog_fd = -1;
+}
+
 void fio_set_fault_hook(fio_fault_fn fn, void *arg)
 {
 	fault_fn = fn;
@@ -204,6 +236,7 @@ upk_status fio_write_all(int fd, const void *buf, size_t len, const char *what,
 		if (chunk == 0 || chunk > len - done)
 			chunk = len - done;
 		if (e == 0) {
+			wlog('W', what, fd, 0, chunk);
 			n = write(fd, p + done, chunk);
 			e = n < 0 ? errno : 0;
 			if (n == 0)
@@ -301,6 +334,9 @@ upk_status fio_sync_range(int fd, uint64_t offset, uint64_t len, unsigned flags,
 		if (e != EINTR)
 			break;
 	}
+	/* Only a waited-for range is on the medium (for a file slot: as good as fsync here). */
+	if (e == 0 && (flags & SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+		wlog('R', what, -1, offset, len);
 	if (e != 0)
 		return upk_error_set(err, UPK_ERR_IO, "sync_file_range %s at byte %llu: %s", what,
 		                     (unsigned long long)offset, strerror(e));
@@ -318,6 +354,8 @@ static upk_status do_sync(int fd, int whole_fs, const char *what, struct upk_err
 		if (e != EINTR)
 			break;
 	}
+	if (e == 0)
+		wlog('S', what, -1, 0, 0);
 	if (e != 0)
 		return upk_error_set(err, UPK_ERR_IO, "%s %s: %s", whole_fs ? "syncfs" : "fsync",
 		                     what, strerror(e));

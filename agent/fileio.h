@@ -79,6 +79,14 @@ int fio_plan_hook(void *plan, enum fio_op op, const char *what, size_t *len);
  */
 upk_status fio_plan_parse(const char *spec, struct fio_fault_plan *plan, struct upk_error *err);
 
+/*
+ * Tests only (UPKEEP_POWERCUT_LOG): append to fd one line per write
+ * ("W OFFSET LEN PATH"), waited-for sync_file_range ("R OFFSET LEN PATH") and
+ * fsync/syncfs ("S 0 0 PATH"), so a harness can drop, after a SIGKILL, the
+ * writes a power cut would have lost. fd -1 turns it off.
+ */
+void fio_set_write_log(int fd);
+
 /* open(2); what names the file in messages (normally path). */
 upk_status fio_open(const char *path, int flags, mode_t mode, int *fd, struct upk_error *err);
 upk_status fio_openat(int dirfd, const char *path, const char *what, int flags, mode_t mode,

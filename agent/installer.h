@@ -87,6 +87,12 @@ struct image_opts {
  */
 upk_status installer_image_begin(const struct image_opts *opts, struct installer **out,
                                  struct upk_error *err);
+/*
+ * While writing: bytes of the image handed to write(2) on the slot so far
+ * (the rest is still in the installer's buffer). Only these can be in the
+ * slot after a crash.
+ */
+uint64_t installer_image_flushed(const struct installer *in);
 /* After finish: bytes written to the slot, and their SHA-256 (hex). */
 uint64_t installer_image_size(const struct installer *in);
 const char *installer_image_sha256(const struct installer *in);

@@ -343,6 +343,11 @@ uint64_t installer_image_size(const struct installer *in)
 	return ((const struct image_inst *)in)->image_bytes;
 }
 
+uint64_t installer_image_flushed(const struct installer *in)
+{
+	return ((const struct image_inst *)in)->written;
+}
+
 const char *installer_image_sha256(const struct installer *in)
 {
 	return ((const struct image_inst *)in)->image_hex;

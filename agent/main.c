@@ -3,6 +3,7 @@
  * upkeepd, the device agent. This file is only the command table and the
  * global options; each command lives in agent/cmd_<group>.c.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,10 @@
 #include "fileio.h"
 
 static const struct agent_cmd commands[] = {
+    {"daemon", agent_cmd_daemon, "enrol, check in periodically, install what the director assigns"},
+    {"check", agent_cmd_check, "one check now (with the server, or a mirror given by URL)"},
+    {"install", agent_cmd_install, "install from an offline bundle, verified like a check"},
+    {"resume", agent_cmd_resume, "after a reboot: health-check and commit or roll back"},
     {"status", agent_cmd_status, "show the device id, the slots and the installed bundles"},
     {"identity", agent_cmd_identity, "show the device id, generating the device key on first use"},
     {"install-image", agent_cmd_install_image,
@@ -49,6 +54,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fio_set_fault_hook(fio_plan_hook, &fault_plan);
+	}
+	/* Test hook: UPKEEP_POWERCUT_LOG records writes and syncs (fio_set_write_log). */
+	if (getenv("UPKEEP_POWERCUT_LOG") != NULL) {
+		int fd = open(getenv("UPKEEP_POWERCUT_LOG"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		              0600);
+
+		if (fd < 0) {
+			fprintf(stderr, "upkeepd: UPKEEP_POWERCUT_LOG: cannot open\n");
+			return 2;
+		}
+		fio_set_write_log(fd);
 	}
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Image install benchmark: a generated 512 MiB image (UPK_BENCH_MIB to
- * change it) is streamed from a file through the agent's image installer
- * into a file slot, fsynced and read back from the medium, and compared with
- * `cat image > slot && sync` measured in the same run. The installer runs in
- * a child process so its peak RSS is its own. One line per figure.
+ * change it) is installed into a file slot twice: from a file through the
+ * agent's image installer, and end to end by the real upkeepd from a
+ * loopback HTTP server (TUF refresh of both repositories, admission,
+ * streaming download, write, fsync, read-back, trial switch). Both are
+ * compared with `cat image > slot && sync` measured in the same run; each
+ * runs in a child so its peak RSS is its own. One line per figure.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "installer.h"
+#include "tu_httpd.h"
+#include "tu_repo.h"
 #include "upkeep/crypto.h"
+#include "upkeep/target_info.h"
 
 #define CHUNK (256u * 1024u) /* what a download delivers at a time, generously */
 
@@ -90,6 +97,136 @@ static int install(const char *image, const char *slot_path, const char *sha, ui
 	return ret == UPK_OK ? 0 : 1;
 }
 
+/* The directory of this program (upkeepd is in ../agent of it). */
+static void self_dir(char *out, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+
+	out[n > 0 ? n : 0] = '\0';
+	if (strrchr(out, '/') != NULL)
+		*strrchr(out, '/') = '\0';
+}
+
+/*
+ * An image repository and a director repository under srv/ listing the
+ * image (hard-linked under its consistent-snapshot name, not copied).
+ */
+static int make_repos(const char *dir, const char *image, const char *sha, uint64_t len)
+{
+	struct tu_repo *r[2] = {NULL, NULL};
+	struct upk_error err = {0};
+	struct upk_target_info info = {0};
+	char *hw[1] = {"bench-hw"}, p[4400], link_to[4400];
+	json_t *custom = NULL, *hashes = json_pack("{s:s}", "sha256", sha);
+	int rc = -1;
+
+	info.type = UPK_TARGET_IMAGE;
+	info.version = "2.0";
+	info.hardware = hw;
+	info.n_hardware = 1;
+	if (hashes == NULL || upk_target_info_to_custom(&info, &custom, &err) != UPK_OK)
+		goto out;
+	snprintf(p, sizeof(p), "%s/srv", dir);
+	mkdir(p, 0755);
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/srv/%s", dir, i == 0 ? "image" : "director");
+		if (tu_repo_new(p, 1, &r[i], &err) != UPK_OK ||
+		    upk_targets_set(tu_repo_role(r[i], "targets")->md, "img/os.img", (int64_t)len,
+		                    hashes, i == 0 ? custom : NULL, &err) != UPK_OK)
+			goto out;
+		tu_repo_role(r[i], "targets")->dirty = 1;
+		if (tu_repo_publish(r[i], &err) != UPK_OK)
+			goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		static const char *const sub[] = {"", "/image", "/image/targets", "/image/targets/img"};
+
+		snprintf(p, sizeof(p), "%s/srv%s", dir, sub[i]);
+		mkdir(p, 0755);
+	}
+	if (snprintf(link_to, sizeof(link_to), "%s/%s.os.img", p, sha) >= (int)sizeof(link_to) ||
+	    link(image, link_to) != 0) {
+		upk_error_set(&err, UPK_ERR_IO, "link %s: %s", link_to, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "bench_install: repositories: %s\n", err.msg);
+	tu_repo_free(r[0]);
+	tu_repo_free(r[1]);
+	json_decref(custom);
+	json_decref(hashes);
+	return rc;
+}
+
+/* upkeepd check against the loopback server; *secs and *ru of the child. */
+static int run_upkeepd(const char *dir, const char *upkeepd, const char *url, double *secs,
+                       struct rusage *ru)
+{
+	char conf[4400], text[8192], im[600], dm[600], tg[600];
+	double t0;
+	int status;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/agent.conf", dir);
+	if (snprintf(text, sizeof(text),
+	         "[agent]\ndata_dir = %s/data\nhardware_id = bench-hw\ncmdline = %s/cmdline\n"
+	         "reboot = true\n[trust]\nimage_root = %s/srv/image/metadata/1.root.json\n"
+	         "director_root = %s/srv/director/metadata/1.root.json\n"
+	         "[slot.A]\ndevice = %s/slotA\n[slot.B]\ndevice = %s/slot\n"
+	         "[bootloader]\ntype = grub\ngrubenv = %s/grubenv\n",
+	         dir, dir, dir, dir, dir, dir, dir) >= (int)sizeof(text))
+		return -1;
+	f = fopen(conf, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		return -1;
+	snprintf(text, sizeof(text),
+	         "cd '%s' && printf 'upkeep.slot=A\\n' > cmdline && : > slotA && "
+	         "grub-editenv grubenv create && grub-editenv grubenv set upkeep_default=A",
+	         dir);
+	if (system(text) != 0) {
+		fprintf(stderr, "bench_install: grub-editenv is needed for the upkeepd run\n");
+		return -1;
+	}
+	snprintf(im, sizeof(im), "%s/image/metadata/", url);
+	snprintf(dm, sizeof(dm), "%s/director/metadata/", url);
+	snprintf(tg, sizeof(tg), "%s/image/targets/", url);
+	sync();
+	t0 = now();
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		/* Its one line of outcome is not a figure of the benchmark. */
+		if (devnull >= 0)
+			dup2(devnull, 1);
+		execl(upkeepd, "upkeepd", "--config", conf, "check", "--no-reboot", "--image-metadata",
+		      im, "--director-metadata", dm, "--targets", tg, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || wait4(pid, &status, 0, ru) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	*secs = now() - t0;
+	return 0;
+}
+
+/* Size of a stripped copy of prog, or -1. */
+static long stripped_size(const char *dir, const char *prog)
+{
+	char cmd[9000], copy[4400];
+	struct stat st;
+
+	snprintf(copy, sizeof(copy), "%s/upkeepd.stripped", dir);
+	snprintf(cmd, sizeof(cmd), "strip -o '%s' '%s' 2>/dev/null", copy, prog);
+	if (system(cmd) != 0 || stat(copy, &st) != 0)
+		return -1;
+	unlink(copy);
+	return (long)st.st_size;
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -148,6 +285,50 @@ int main(void)
 	printf("bench_install: installer CPU time: %.3f s user, %.3f s system\n",
 	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	fflush(stdout);
+	/* End to end: the real upkeepd from a loopback HTTP server. */
+	{
+		char self[4096], upkeepd[4400], srv[4400];
+		struct tu_httpd *h = NULL;
+		double t_net = 0;
+		long size;
+
+		self_dir(self, sizeof(self));
+		snprintf(upkeepd, sizeof(upkeepd), "%s/../agent/upkeepd", self);
+		snprintf(srv, sizeof(srv), "%s/srv", dir);
+		unlink(slot);
+		close(open(slot, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+		if (access(upkeepd, X_OK) != 0) {
+			fprintf(stderr, "bench_install: %s not built: skipping the HTTP run\n",
+			        upkeepd);
+		} else if (make_repos(dir, image, sha, (uint64_t)mib << 20) != 0 ||
+		           (h = tu_httpd_start(srv)) == NULL ||
+		           run_upkeepd(dir, upkeepd, tu_httpd_url(h), &t_net, &ru) != 0) {
+			fprintf(stderr, "bench_install: the upkeepd run failed\n");
+			tu_httpd_stop(h);
+			goto out;
+		} else {
+			printf("bench_install: upkeepd check from loopback HTTP (refresh, download, "
+			       "write, fsync, read back, verify, arm trial): %.3f s\n",
+			       t_net);
+			printf("bench_install: upkeepd time / cat+sync time: %.2f (target <= 1.2)\n",
+			       t_net / t_cat);
+			printf("bench_install: upkeepd peak RSS: %ld KiB (target <= 4096)\n",
+			       ru.ru_maxrss);
+			size = stripped_size(dir, upkeepd);
+			if (size > 0)
+				printf("bench_install: stripped upkeepd: %ld bytes (target <= 256000; "
+				       "shared libraries not counted)\n",
+				       size);
+		}
+		tu_httpd_stop(h);
+		if (snprintf(cmd, sizeof(cmd),
+		             "rm -rf '%s/srv' '%s/data' '%s/grubenv' '%s/slotA' '%s/cmdline' "
+		             "'%s/agent.conf'",
+		             dir, dir, dir, dir, dir, dir) >= (int)sizeof(cmd) ||
+		    system(cmd) != 0)
+			fprintf(stderr, "bench_install: cleanup of %s failed\n", dir);
+	}
 	rc = 0;
 out:
 	unlink(image);

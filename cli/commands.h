@@ -17,5 +17,12 @@ int cmd_root(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+/* Talking to upkeep-server (cmd_server_*.c). */
+int cmd_fleet(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 #endif

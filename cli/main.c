@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `upkeep`, the owner's offline tool: keys, repository staging, k-of-n
- * signing, publishing and verification. This file is only the command table;
- * each group lives in cli/cmd_<group>.c.
+ * `upkeep`, the owner's tool: keys, repository staging, k-of-n signing,
+ * publishing and verification offline, and the server commands (fleets,
+ * devices, releases, rollouts, audit). This file is only the command table;
+ * each group lives in cli/cmd_<group>.c (server ones in cmd_server_<group>.c).
  */
 #include <stddef.h>
 
@@ -21,6 +22,13 @@ static const struct cli_command commands[] = {
 	{"status", cmd_status, "show versions, expiries and missing signatures"},
 	{"publish", cmd_publish, "write a consistent-snapshot repository for clients"},
 	{"verify", cmd_verify, "verify a published repository from a trusted root"},
+	{"bundle", cmd_bundle, "make an offline bundle for `upkeepd install`"},
+	/* upkeep-server (docs/owner-tool.md, "Server"). */
+	{"fleet", cmd_fleet, "server: online keys, create and show a fleet"},
+	{"device", cmd_device, "server: list, accept, tag, pin devices; their history"},
+	{"release", cmd_release, "server: upload a published repository and its payloads"},
+	{"rollout", cmd_rollout, "server: phased rollouts; create, status, pause, resume, abort"},
+	{"audit", cmd_audit, "server: the fleet's audit log"},
 };
 
 int main(int argc, char **argv)

@@ -144,7 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct upk_fetcher f = {mem_fetch, &repo};
+	struct upk_fetcher f = {.fetch = mem_fetch, .ctx = &repo};
 	struct upk_client_config cfg = {.metadata_dir = dir,
 	                                .metadata_url = "mem://m/",
 	                                .target_url = "mem://t/",

@@ -63,6 +63,8 @@ struct verify_sink {
 	struct upk_target_check *tc;
 	upk_sink_fn sink;
 	void *ctx;
+	uint64_t delivered; /* bytes the caller's sink holds */
+	const struct upk_download_resume *opts;
 };
 
 static upk_status verify_sink_write(void *ctx, const void *data, size_t len, struct upk_error *err)
@@ -74,13 +76,34 @@ static upk_status verify_sink_write(void *ctx, const void *data, size_t len, str
 	ret = upk_target_check_update(vs->tc, data, len, err);
 	if (ret != UPK_OK)
 		return ret;
-	return vs->sink(vs->ctx, data, len, err);
+	ret = vs->sink(vs->ctx, data, len, err);
+	if (ret != UPK_OK)
+		return ret;
+	vs->delivered += len;
+	if (vs->opts != NULL && vs->opts->on_progress != NULL)
+		return vs->opts->on_progress(vs->opts->progress_ctx, vs->delivered, err);
+	return UPK_OK;
 }
 
-upk_status upk_client_download_target(struct upk_client *c, const struct upk_client_target *t,
-                                      upk_sink_fn sink, void *sink_ctx, struct upk_error *err)
+/* Replayed bytes (already in the sink) only go through the check. */
+static upk_status replay_sink(void *ctx, const void *data, size_t len, struct upk_error *err)
 {
-	struct verify_sink vs = {.sink = sink, .ctx = sink_ctx};
+	struct verify_sink *vs = ctx;
+	upk_status ret = upk_target_check_update(vs->tc, data, len, err);
+
+	if (ret == UPK_OK)
+		vs->delivered += len;
+	return ret;
+}
+
+upk_status upk_client_download_target_resumable(struct upk_client *c,
+                                                const struct upk_client_target *t,
+                                                const struct upk_download_resume *opts,
+                                                upk_sink_fn sink, void *sink_ctx,
+                                                struct upk_error *err)
+{
+	struct verify_sink vs = {.sink = sink, .ctx = sink_ctx, .opts = opts};
+	unsigned attempts = opts != NULL && opts->max_attempts > 1 ? opts->max_attempts : 1;
 	char *url = NULL;
 	upk_status ret;
 
@@ -90,17 +113,63 @@ upk_status upk_client_download_target(struct upk_client *c, const struct upk_cli
 	ret = upk_target_check_new(t->path, t->length, t->hashes, &vs.tc, err);
 	if (ret != UPK_OK)
 		goto out;
-	/* Spec 5.7.3: up to the length the targets metadata gives. */
-	ret =
-	    c->fetcher.fetch(c->fetcher.ctx, url, (uint64_t)t->length, verify_sink_write, &vs, err);
+	if (opts != NULL && opts->resume_from > 0) {
+		if (opts->replay == NULL || c->fetcher.fetch_range == NULL ||
+		    opts->resume_from > (uint64_t)t->length) {
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+			                    "cannot resume at byte %llu of %lld",
+			                    (unsigned long long)opts->resume_from,
+			                    (long long)t->length);
+			goto out;
+		}
+		/*
+		 * The bytes the sink kept from an earlier run were never verified
+		 * as a whole: they go through the same check first, so the final
+		 * hash covers every byte that will be used.
+		 */
+		ret = opts->replay(opts->replay_ctx, replay_sink, &vs, err);
+		if (ret == UPK_OK && vs.delivered != opts->resume_from)
+			ret = upk_error_set(err, UPK_ERR_HASH,
+			                    "replayed %llu bytes, expected %llu",
+			                    (unsigned long long)vs.delivered,
+			                    (unsigned long long)opts->resume_from);
+		if (ret != UPK_OK)
+			goto fail;
+	}
+	for (unsigned i = 0; i < attempts; i++) {
+		/* Spec 5.7.3: up to the length the targets metadata gives. */
+		if (vs.delivered == 0)
+			ret = c->fetcher.fetch(c->fetcher.ctx, url, (uint64_t)t->length,
+			                       verify_sink_write, &vs, err);
+		else if (vs.delivered == (uint64_t)t->length)
+			ret = UPK_OK; /* nothing left to fetch */
+		else
+			ret = c->fetcher.fetch_range(c->fetcher.ctx, url, vs.delivered,
+			                             (uint64_t)t->length - vs.delivered,
+			                             verify_sink_write, &vs, err);
+		/*
+		 * Only a transport failure is worth another try, and only when
+		 * the rest can be asked for alone: the sink cannot take bytes twice.
+		 */
+		if (ret != UPK_ERR_IO || i + 1 == attempts ||
+		    (vs.delivered > 0 && c->fetcher.fetch_range == NULL))
+			break;
+	}
 	if (ret == UPK_OK)
 		ret = upk_target_check_final(vs.tc, err);
+fail:
 	if (ret != UPK_OK)
 		upk_error_prefix(err, ret, "target %s (%s): ", t->path, url);
 out:
 	upk_target_check_free(vs.tc);
 	free(url);
 	return ret;
+}
+
+upk_status upk_client_download_target(struct upk_client *c, const struct upk_client_target *t,
+                                      upk_sink_fn sink, void *sink_ctx, struct upk_error *err)
+{
+	return upk_client_download_target_resumable(c, t, NULL, sink, sink_ctx, err);
 }
 
 static upk_status fd_sink(void *ctx, const void *data, size_t len, struct upk_error *err)

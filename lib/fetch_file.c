@@ -52,8 +52,8 @@ static upk_status url_to_path(const char *url, char *out, size_t size, struct up
 	return UPK_OK;
 }
 
-static upk_status file_fetch(void *ctx, const char *url, uint64_t max_len, upk_sink_fn sink,
-                             void *sink_ctx, struct upk_error *err)
+static upk_status file_fetch_from(const char *url, uint64_t offset, uint64_t max_len,
+                                  upk_sink_fn sink, void *sink_ctx, struct upk_error *err)
 {
 	char path[4096];
 	char block[16384];
@@ -62,7 +62,6 @@ static upk_status file_fetch(void *ctx, const char *url, uint64_t max_len, upk_s
 	upk_status ret;
 	int fd;
 
-	(void)ctx;
 	ret = url_to_path(url, path, sizeof(path), err);
 	if (ret != UPK_OK)
 		return ret;
@@ -76,8 +75,13 @@ static upk_status file_fetch(void *ctx, const char *url, uint64_t max_len, upk_s
 		ret = upk_error_set(err, UPK_ERR_IO, "%s: not a regular file", url);
 		goto out;
 	}
+	if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) != (off_t)offset) {
+		ret = upk_error_set(err, UPK_ERR_IO, "%s: cannot seek to byte %llu", url,
+		                    (unsigned long long)offset);
+		goto out;
+	}
 	/* Refuse early when the size is known; the loop still counts (the file may grow). */
-	if ((uint64_t)st.st_size > max_len) {
+	if ((uint64_t)st.st_size > offset && (uint64_t)st.st_size - offset > max_len) {
 		ret = upk_error_set(err, UPK_ERR_TOO_LARGE,
 		                    "%s: %lld bytes, more than the limit %llu", url,
 		                    (long long)st.st_size, (unsigned long long)max_len);
@@ -111,8 +115,23 @@ out:
 	return ret;
 }
 
+static upk_status file_fetch(void *ctx, const char *url, uint64_t max_len, upk_sink_fn sink,
+                             void *sink_ctx, struct upk_error *err)
+{
+	(void)ctx;
+	return file_fetch_from(url, 0, max_len, sink, sink_ctx, err);
+}
+
+static upk_status file_fetch_range(void *ctx, const char *url, uint64_t offset, uint64_t max_len,
+                                   upk_sink_fn sink, void *sink_ctx, struct upk_error *err)
+{
+	(void)ctx;
+	return file_fetch_from(url, offset, max_len, sink, sink_ctx, err);
+}
+
 void upk_fetcher_file_init(struct upk_fetcher *f)
 {
 	f->fetch = file_fetch;
 	f->ctx = NULL;
+	f->fetch_range = file_fetch_range;
 }

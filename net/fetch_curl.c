@@ -5,6 +5,7 @@
  * data), a minimum transfer speed and timeouts bound a stalled or dripping
  * server (slow retrieval), and only http/https are ever spoken.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct transfer {
 	struct upk_error *err;
 	upk_status failed; /* why the callback stopped the transfer */
 	long status;       /* HTTP status, checked before the first byte is passed on */
+	int ranged;        /* a Range request: only 206 carries the wanted bytes */
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -44,6 +46,16 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 		else
 			t->failed =
 			    upk_error_set(t->err, UPK_ERR_IO, "%s: HTTP %ld", t->url, t->status);
+		return CURL_WRITEFUNC_ERROR;
+	}
+	/*
+	 * A server that ignores Range answers 200 with the whole resource:
+	 * passing that on would give the sink its first bytes a second time.
+	 */
+	if (t->ranged && t->status != 206) {
+		t->failed = upk_error_set(t->err, UPK_ERR_UNSUPPORTED,
+		                          "%s: HTTP %ld to a range request (no resume)", t->url,
+		                          t->status);
 		return CURL_WRITEFUNC_ERROR;
 	}
 	if (len > t->max_len - t->total) {
@@ -77,17 +89,18 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return len;
 }
 
-static upk_status curl_fetch(void *ctx, const char *url, uint64_t max_len, upk_sink_fn sink,
-                             void *sink_ctx, struct upk_error *err)
+static upk_status curl_fetch_from(struct curl_fetcher *cf, const char *url, uint64_t offset,
+                                  uint64_t max_len, upk_sink_fn sink, void *sink_ctx,
+                                  struct upk_error *err)
 {
-	struct curl_fetcher *cf = ctx;
 	struct transfer t = {.url = url,
 	                     .max_len = max_len,
 	                     .sink = sink,
 	                     .sink_ctx = sink_ctx,
 	                     .err = err,
-	                     .failed = UPK_OK};
-	char errbuf[CURL_ERROR_SIZE] = "";
+	                     .failed = UPK_OK,
+	                     .ranged = offset > 0};
+	char errbuf[CURL_ERROR_SIZE] = "", range[32];
 	long code = 0;
 	CURLcode rc;
 
@@ -97,6 +110,8 @@ static upk_status curl_fetch(void *ctx, const char *url, uint64_t max_len, upk_s
 	curl_easy_setopt(cf->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(cf->curl, CURLOPT_HEADERDATA, &t);
 	curl_easy_setopt(cf->curl, CURLOPT_ERRORBUFFER, errbuf);
+	snprintf(range, sizeof(range), "%llu-", (unsigned long long)offset);
+	curl_easy_setopt(cf->curl, CURLOPT_RANGE, offset > 0 ? range : NULL);
 	/*
 	 * A declared Content-Length over the limit fails before the body; a
 	 * server that declares nothing (or lies) is stopped in on_data().
@@ -106,6 +121,7 @@ static upk_status curl_fetch(void *ctx, const char *url, uint64_t max_len, upk_s
 	rc = curl_easy_perform(cf->curl);
 	curl_easy_getinfo(cf->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_setopt(cf->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(cf->curl, CURLOPT_RANGE, NULL);
 	if (t.failed != UPK_OK)
 		return t.failed;
 	if (rc == CURLE_FILESIZE_EXCEEDED)
@@ -124,6 +140,18 @@ static upk_status curl_fetch(void *ctx, const char *url, uint64_t max_len, upk_s
 	if (code >= 400 || (code != 0 && code < 200))
 		return upk_error_set(err, UPK_ERR_IO, "%s: HTTP %ld", url, code);
 	return UPK_OK;
+}
+
+static upk_status curl_fetch(void *ctx, const char *url, uint64_t max_len, upk_sink_fn sink,
+                             void *sink_ctx, struct upk_error *err)
+{
+	return curl_fetch_from(ctx, url, 0, max_len, sink, sink_ctx, err);
+}
+
+static upk_status curl_fetch_range(void *ctx, const char *url, uint64_t offset, uint64_t max_len,
+                                   upk_sink_fn sink, void *sink_ctx, struct upk_error *err)
+{
+	return curl_fetch_from(ctx, url, offset, max_len, sink, sink_ctx, err);
 }
 
 static long pick(long v, long def)
@@ -173,6 +201,7 @@ upk_status upk_fetcher_curl_new(const struct upk_curl_options *opts, struct upk_
 	curl_easy_setopt(cf->curl, CURLOPT_USERAGENT,
 	                 o.user_agent != NULL ? o.user_agent : "upkeep/0.1");
 	cf->f.fetch = curl_fetch;
+	cf->f.fetch_range = curl_fetch_range;
 	cf->f.ctx = cf;
 	*out = &cf->f;
 	return UPK_OK;

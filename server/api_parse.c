@@ -506,3 +506,169 @@ void assign_req_clear(struct assign_req *r)
 	free(r->target);
 	memset(r, 0, sizeof(*r));
 }
+
+/* ---- rollouts ---- */
+
+/*
+ * A percentage within [min_bp, 10000] basis points: a JSON integer, or a
+ * string with at most two decimals ("0.5", "12.25") because request bodies
+ * are canonical JSON, which has no reals. Buckets are basis points: finer
+ * percentages would promise what cannot be kept.
+ */
+static upk_status get_percent(const json_t *v, const char *name, int64_t min_bp, int64_t *bp,
+			      struct upk_error *err)
+{
+	int64_t r = 0;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0 || json_integer_value(v) > 100)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "\"%s\" %lld is not within 0..100 percent", name,
+					     (long long)json_integer_value(v));
+		r = json_integer_value(v) * 100;
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v), *p = s;
+		int64_t whole = 0, frac = 0;
+		int digits = 0, decimals = 0;
+
+		for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+			whole = whole * 10 + (*p - '0');
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9' && decimals < 3; p++, decimals++)
+				frac = frac * 10 + (*p - '0');
+			if (decimals == 0)
+				decimals = 3; /* "5." is refused below */
+		}
+		if (digits == 0 || *p != '\0' || decimals > 2)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "\"%s\" \"%.32s\" is not a percentage with at most two "
+					     "decimals",
+					     name, s);
+		r = whole * 100 + (decimals == 1 ? frac * 10 : frac);
+		if (r > 10000)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "\"%s\" \"%s\" is not within 0..100 percent", name, s);
+	} else {
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     "\"%s\" is not a percentage (an integer or a string like "
+				     "\"0.5\")",
+				     name);
+	}
+	if (r < min_bp)
+		return upk_error_set(err, UPK_ERR_INVALID, "\"%s\" must be above 0", name);
+	*bp = r;
+	return UPK_OK;
+}
+
+upk_status parse_rollout_create(const void *buf, size_t len, struct rollout_create_req *out,
+				struct upk_error *err)
+{
+	static const char *const ALLOWED[] = {"name", "target", "selector", "phases",
+					      "failure_threshold", "success_ratio", NULL};
+	static const char *const PHASE[] = {"percent", "soak", NULL};
+	json_t *doc = NULL, *phases, *ph, *v;
+	const char *name = NULL, *target = NULL, *selector = NULL;
+	struct upk_selector *sel = NULL;
+	upk_status ret;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	ret = parse_object(buf, len, ALLOWED, &doc, err);
+	if (ret != UPK_OK)
+		return ret;
+	ret = get_string(doc, "target", 1, API_MAX_TARGET_PATH, &target, err);
+	if (ret == UPK_OK && target[0] == '\0')
+		ret = upk_error_set(err, UPK_ERR_INVALID, "\"target\" is empty");
+	if (ret == UPK_OK)
+		ret = get_string(doc, "name", 0, 64, &name, err);
+	if (ret == UPK_OK && name != NULL && !charset(name, 1, 64, "._:/+-"))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "name \"%.64s\" is not 1-64 bytes of [A-Za-z0-9._:/+-]", name);
+	if (ret == UPK_OK)
+		ret = get_string(doc, "selector", 0, UPK_SELECTOR_MAX_LEN, &selector, err);
+	if (ret == UPK_OK && selector != NULL) {
+		ret = upk_selector_parse(selector, strlen(selector), &sel, err);
+		if (ret != UPK_OK)
+			upk_error_prefix(err, ret, "selector: ");
+		upk_selector_free(sel);
+	}
+	phases = json_object_get(doc, "phases");
+	if (ret == UPK_OK && (!json_is_array(phases) || json_array_size(phases) == 0 ||
+			      json_array_size(phases) > API_MAX_PHASES))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "\"phases\" is not an array of 1 to %d phases", API_MAX_PHASES);
+	json_array_foreach(phases, i, ph) {
+		const char *key;
+		json_t *m;
+		struct rollout_phase *p = &out->phases[i];
+
+		if (ret != UPK_OK)
+			break;
+		if (!json_is_object(ph)) {
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "phases[%zu] is not {\"percent\": N, \"soak\": SECONDS}", i);
+			break;
+		}
+		json_object_foreach(ph, key, m) {
+			size_t k;
+
+			for (k = 0; PHASE[k] != NULL && strcmp(PHASE[k], key) != 0; k++)
+				;
+			if (PHASE[k] == NULL) {
+				ret = upk_error_set(err, UPK_ERR_INVALID,
+						    "phases[%zu]: unknown member \"%.64s\"", i, key);
+				break;
+			}
+		}
+		if (ret == UPK_OK)
+			ret = get_percent(json_object_get(ph, "percent"), "percent", 1, &p->percent_bp,
+					  err);
+		if (ret == UPK_OK && i > 0 && p->percent_bp <= out->phases[i - 1].percent_bp)
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "phases[%zu]: percent must grow from phase to phase", i);
+		v = json_object_get(ph, "soak");
+		if (ret == UPK_OK && v != NULL &&
+		    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		     json_integer_value(v) > API_MAX_SOAK))
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "phases[%zu]: soak is not 0..%d seconds", i, API_MAX_SOAK);
+		if (ret != UPK_OK) {
+			if (strncmp(err->msg, "phases[", 7) != 0)
+				upk_error_prefix(err, ret, "phases[%zu]: ", i);
+			break;
+		}
+		p->soak = v != NULL ? json_integer_value(v) : 0;
+		out->n_phases = i + 1;
+	}
+	out->failure_threshold_bp = 1000;
+	v = json_object_get(doc, "failure_threshold");
+	if (ret == UPK_OK && v != NULL)
+		ret = get_percent(v, "failure_threshold", 0, &out->failure_threshold_bp, err);
+	out->success_ratio_bp = 10000 - out->failure_threshold_bp;
+	v = json_object_get(doc, "success_ratio");
+	if (ret == UPK_OK && v != NULL)
+		ret = get_percent(v, "success_ratio", 0, &out->success_ratio_bp, err);
+	if (ret == UPK_OK) {
+		const char *base = strrchr(target, '/');
+
+		base = base != NULL ? base + 1 : target;
+		if (name == NULL && strlen(base) > 64)
+			base += strlen(base) - 64;
+		snprintf(out->name, sizeof(out->name), "%s", name != NULL ? name : base);
+		out->target = strdup(target);
+		out->selector = selector != NULL ? strdup(selector) : NULL;
+		if (out->target == NULL || (selector != NULL && out->selector == NULL))
+			ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	}
+	json_decref(doc);
+	if (ret != UPK_OK)
+		rollout_create_req_clear(out);
+	return ret;
+}
+
+void rollout_create_req_clear(struct rollout_create_req *r)
+{
+	free(r->target);
+	free(r->selector);
+	memset(r, 0, sizeof(*r));
+}

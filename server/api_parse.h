@@ -24,6 +24,8 @@
 #define API_MAX_LOG_TAIL 65536
 #define API_MAX_PREAUTH 1000
 #define API_MAX_TARGET_PATH 4096
+#define API_MAX_PHASES 20
+#define API_MAX_SOAK (366 * 86400) /* seconds; a longer soak is a paused rollout */
 
 struct fleet_create_req {
 	char name[API_MAX_NAME + 1];
@@ -69,6 +71,31 @@ struct preauth_req {
 struct assign_req {
 	char *target;
 };
+
+/*
+ * A rollout. Percentages arrive as integers or as strings with at most two
+ * decimals ("0.5": request bodies are canonical JSON, without reals) and
+ * are kept as basis points (1 % = 100), the unit of selector buckets. Phases: 1..API_MAX_PHASES, percent strictly increasing in
+ * (0, 100], soak in [0, API_MAX_SOAK] seconds.
+ */
+struct rollout_phase {
+	int64_t percent_bp;
+	int64_t soak;
+};
+
+struct rollout_create_req {
+	char name[65];       /* defaults to the target path's last 64 bytes */
+	char *target;
+	char *selector;      /* NULL when absent; validated by upk_selector_parse */
+	struct rollout_phase phases[API_MAX_PHASES];
+	size_t n_phases;
+	int64_t failure_threshold_bp; /* default 10 % */
+	int64_t success_ratio_bp;     /* default 100 % - failure_threshold */
+};
+
+upk_status parse_rollout_create(const void *buf, size_t len, struct rollout_create_req *out,
+				struct upk_error *err);
+void rollout_create_req_clear(struct rollout_create_req *r);
 
 upk_status parse_fleet_create(const void *buf, size_t len, struct fleet_create_req *out,
 			      struct upk_error *err);

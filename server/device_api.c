@@ -14,6 +14,8 @@
 #include "audit.h"
 #include "director.h"
 #include "handlers.h"
+#include "log.h"
+#include "rollout.h"
 #include "server.h"
 #include "store.h"
 
@@ -132,6 +134,18 @@ static upk_status deployments_view(struct store *st, int64_t fleet, const char *
 	return ret;
 }
 
+/* Does a check-in change more than last_seen and free_space? */
+static int changes_inventory(const struct checkin_req *c, const json_t *before)
+{
+	if (c->installed != NULL && !json_equal(c->installed, json_object_get(before, "installed")))
+		return 1;
+	if (c->attributes != NULL &&
+	    !json_equal(c->attributes, json_object_get(before, "attributes")))
+		return 1;
+	return c->hardware_id[0] != '\0' &&
+	       strcmp(c->hardware_id, json_string_value(json_object_get(before, "hardware_id"))) != 0;
+}
+
 void handle_checkin(struct req *rq, struct reply *rp)
 {
 	struct server *srv = rq->srv;
@@ -147,6 +161,20 @@ void handle_checkin(struct req *rq, struct reply *rp)
 		reply_upk(rp, ret, &err);
 		return;
 	}
+	ret = st->ops->device_get(st, rq->fleet_id, rq->who.keyid, &before, &err);
+	if (ret == UPK_OK && !changes_inventory(&c, before)) {
+		/*
+		 * Nearly every check-in only says "still here": a deferred,
+		 * batched write (store.h device_seen) instead of a transaction
+		 * with an fsync. Reports and inventory changes stay synchronous.
+		 */
+		ret = st->ops->device_seen(st, rq->fleet_id, rq->who.keyid, c.free_space, now, &err);
+		if (ret == UPK_OK)
+			ret = deployments_view(st, rq->fleet_id, rq->who.keyid, &deps, &err);
+		goto reply;
+	}
+	json_decref(before);
+	before = NULL;
 	TXN(st, &err, {
 		ret = st->ops->device_get(st, rq->fleet_id, rq->who.keyid, &before, &err);
 		if (ret == UPK_OK)
@@ -173,6 +201,7 @@ void handle_checkin(struct req *rq, struct reply *rp)
 		if (ret == UPK_OK)
 			ret = deployments_view(st, rq->fleet_id, rq->who.keyid, &deps, &err);
 	});
+reply:
 	if (ret != UPK_OK) {
 		reply_upk(rp, ret, &err);
 	} else {
@@ -235,6 +264,19 @@ void handle_status_report(struct req *rq, struct reply *rp)
 						     json_object_get(dep, "target_path")),
 					   now, &err);
 	});
+	/*
+	 * The report is committed (acknowledged, durable) first; its rollout
+	 * moves on in a transaction of its own. Should the server die in
+	 * between, the next maintenance pass takes the same decision.
+	 */
+	if (ret == UPK_OK && json_is_integer(json_object_get(dep, "rollout_id"))) {
+		struct upk_error e = {0};
+
+		if (rollout_step(srv, rq->fleet_id,
+				 json_integer_value(json_object_get(dep, "rollout_id")),
+				 server_clock(srv), 0, &e) != UPK_OK)
+			log_msg(LOG_ERROR, "rollout", "%s", e.msg);
+	}
 	if (ret != UPK_OK)
 		reply_upk(rp, ret, &err);
 	else
@@ -275,14 +317,20 @@ void handle_device_show(struct req *rq, struct reply *rp)
 	json_t *dev = NULL, *deps = NULL;
 	upk_status ret = st->ops->device_get(st, rq->fleet_id, rq->params[1], &dev, &err);
 
+	json_t *pins = NULL;
+
 	if (ret == UPK_OK)
 		ret = deployments_view(st, rq->fleet_id, rq->params[1], &deps, &err);
+	if (ret == UPK_OK)
+		ret = st->ops->pin_list(st, rq->fleet_id, rq->params[1], &pins, &err);
 	if (ret != UPK_OK) {
 		reply_upk(rp, ret, &err);
+		json_decref(deps);
 		json_decref(dev);
 		return;
 	}
 	json_object_set_new(dev, "assignments", deps);
+	json_object_set_new(dev, "pins", pins);
 	reply_json(rp, 200, dev);
 }
 

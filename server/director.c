@@ -79,6 +79,21 @@ out:
 }
 
 /* A JSON object of strings as key/value pairs borrowed from it. */
+static size_t to_kv(const json_t *obj, struct upk_kv *kv, size_t max);
+
+void director_device_attrs(const json_t *device, struct upk_device_attrs *attrs,
+			   struct upk_kv tags[API_MAX_MAP_ENTRIES],
+			   struct upk_kv inst[API_MAX_MAP_ENTRIES])
+{
+	memset(attrs, 0, sizeof(*attrs));
+	attrs->device_id = json_string_value(json_object_get(device, "id"));
+	attrs->hardware_id = json_string_value(json_object_get(device, "hardware_id"));
+	attrs->tags = tags;
+	attrs->n_tags = to_kv(json_object_get(device, "tags"), tags, API_MAX_MAP_ENTRIES);
+	attrs->installed = inst;
+	attrs->n_installed = to_kv(json_object_get(device, "installed"), inst, API_MAX_MAP_ENTRIES);
+}
+
 static size_t to_kv(const json_t *obj, struct upk_kv *kv, size_t max)
 {
 	const char *key;
@@ -130,14 +145,7 @@ upk_status director_admits(struct server *srv, int64_t fleet, const json_t *devi
 	if (info->selector != NULL) {
 		int matched = 0;
 
-		memset(&attrs, 0, sizeof(attrs));
-		attrs.device_id = id;
-		attrs.hardware_id = hw;
-		attrs.tags = tags;
-		attrs.n_tags = to_kv(json_object_get(device, "tags"), tags, API_MAX_MAP_ENTRIES);
-		attrs.installed = inst;
-		attrs.n_installed =
-			to_kv(json_object_get(device, "installed"), inst, API_MAX_MAP_ENTRIES);
+		director_device_attrs(device, &attrs, tags, inst);
 		ret = upk_selector_parse(info->selector, strlen(info->selector), &sel, err);
 		if (ret == UPK_OK)
 			ret = upk_selector_match(sel, &attrs, &matched, err);

@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "api_parse.h"
 #include "http.h"
 #include "upkeep/error.h"
+#include "upkeep/selector.h"
 
 struct server;
 
@@ -34,6 +36,15 @@ upk_status director_publish_device(struct server *srv, int64_t fleet, const char
  */
 upk_status director_admits(struct server *srv, int64_t fleet, const json_t *device,
 			   const json_t *entry, const char **type_out, struct upk_error *err);
+
+/*
+ * What selectors see of a device row: its id, hardware id, owner tags and
+ * reported installed versions, borrowed from the row (tags and inst are
+ * the caller's arrays). Device-reported attributes are not used.
+ */
+void director_device_attrs(const json_t *device, struct upk_device_attrs *attrs,
+			   struct upk_kv tags[API_MAX_MAP_ENTRIES],
+			   struct upk_kv inst[API_MAX_MAP_ENTRIES]);
 
 /*
  * Assign target_path to device_id: check it (director_admits), record a

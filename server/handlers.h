@@ -44,6 +44,17 @@ void handle_device_tags(struct req *rq, struct reply *rp);
 void handle_preauth(struct req *rq, struct reply *rp);
 void handle_deployment_list(struct req *rq, struct reply *rp);
 
+/* rollout.c */
+void handle_rollout_create(struct req *rq, struct reply *rp);
+void handle_rollout_list(struct req *rq, struct reply *rp);
+void handle_rollout_show(struct req *rq, struct reply *rp);
+void handle_rollout_devices(struct req *rq, struct reply *rp);
+void handle_rollout_pause(struct req *rq, struct reply *rp);
+void handle_rollout_resume(struct req *rq, struct reply *rp);
+void handle_rollout_abort(struct req *rq, struct reply *rp);
+void handle_pin(struct req *rq, struct reply *rp);
+void handle_unpin(struct req *rq, struct reply *rp);
+
 /* audit.c */
 void handle_audit_query(struct req *rq, struct reply *rp);
 

@@ -73,6 +73,21 @@ static const struct route ROUTES[] = {
 	 NULL, NULL, NULL},
 	{"POST", F "/preauth", AUTH_OPERATOR, BODY_JSON, handle_preauth, NULL, NULL, NULL},
 	{"GET", F "/audit", AUTH_VIEWER, BODY_NONE, handle_audit_query, NULL, NULL, NULL},
+	/* Rollouts and pins (rollout.c). */
+	{"POST", F "/rollouts", AUTH_OPERATOR, BODY_JSON, handle_rollout_create, NULL, NULL, NULL},
+	{"GET", F "/rollouts", AUTH_VIEWER, BODY_NONE, handle_rollout_list, NULL, NULL, NULL},
+	{"GET", F "/rollouts/:id", AUTH_VIEWER, BODY_NONE, handle_rollout_show, NULL, NULL, NULL},
+	{"GET", F "/rollouts/:id/devices", AUTH_VIEWER, BODY_NONE, handle_rollout_devices, NULL,
+	 NULL, NULL},
+	{"POST", F "/rollouts/:id/pause", AUTH_OPERATOR, BODY_NONE, handle_rollout_pause, NULL, NULL,
+	 NULL},
+	{"POST", F "/rollouts/:id/resume", AUTH_OPERATOR, BODY_NONE, handle_rollout_resume, NULL,
+	 NULL, NULL},
+	{"POST", F "/rollouts/:id/abort", AUTH_OPERATOR, BODY_NONE, handle_rollout_abort, NULL, NULL,
+	 NULL},
+	{"PUT", F "/devices/:device/pin", AUTH_OPERATOR, BODY_JSON, handle_pin, NULL, NULL, NULL},
+	{"DELETE", F "/devices/:device/pin/:type", AUTH_OPERATOR, BODY_NONE, handle_unpin, NULL,
+	 NULL, NULL},
 };
 
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))

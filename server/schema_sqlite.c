@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The SQLite schema, one migration per entry. Append only: a migration that
- * shipped is never edited, a change is a new entry (the next helper adds
- * rollouts as migration 2). Each runs in its own transaction with its
- * version recorded in schema_migrations.
+ * shipped is never edited, a change is a new entry. Each runs in its own
+ * transaction with its version recorded in schema_migrations.
  */
 #include "schema_sqlite.h"
 
@@ -111,6 +110,42 @@ const char *const sqlite_migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+	/*
+	 * 2: rollouts (a release, an optional selector, phases with soak
+	 * times, thresholds; the engine is server/rollout.c) and owner pins.
+	 * Percentages are basis points, as selector buckets are.
+	 */
+	"CREATE TABLE rollouts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id),"
+	"  name TEXT NOT NULL,"
+	"  target_path TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  selector TEXT,"
+	"  phases TEXT NOT NULL,"
+	"  failure_threshold INTEGER NOT NULL CHECK (failure_threshold BETWEEN 0 AND 10000),"
+	"  success_ratio INTEGER NOT NULL CHECK (success_ratio BETWEEN 0 AND 10000),"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'aborted',"
+	"    'completed')),"
+	"  phase INTEGER NOT NULL,"
+	"  phase_started_at INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX rollouts_fleet ON rollouts (fleet_id, id);"
+	"CREATE INDEX rollouts_state ON rollouts (state);"
+	"CREATE INDEX deployments_rollout ON deployments (rollout_id, device_id);"
+	/* A pinned device keeps its target of that type: rollouts pass it by. */
+	"CREATE TABLE pins ("
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id),"
+	"  device_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  target_path TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (fleet_id, device_id, type));",
 };
 
 const size_t sqlite_n_migrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

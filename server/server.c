@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "replay.h"
+#include "rollout.h"
 #include "server.h"
 #include "signer.h"
 #include "store.h"
@@ -22,6 +23,11 @@
 int64_t server_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+int64_t server_clock(struct server *srv)
+{
+	return server_now() + atomic_load(&srv->clock_offset);
 }
 
 static upk_status load_creators(struct server *srv, struct upk_error *err)
@@ -122,6 +128,9 @@ upk_status server_maintain(struct server *srv, int64_t now, struct upk_error *er
 	pthread_mutex_unlock(&srv->repo_lock);
 	if (renewed > 0)
 		log_msg(LOG_INFO, "maint", "re-signed %u metadata sets", renewed);
+	/* Rollouts after re-signing: their assignments sign director metadata too. */
+	if (ret == UPK_OK)
+		ret = rollout_maintain(srv, now, err);
 	return ret;
 }
 
@@ -135,7 +144,7 @@ static void *maint_main(void *arg)
 		struct upk_error err = {0};
 
 		pthread_mutex_unlock(&srv->maint_mu);
-		if (server_maintain(srv, server_now(), &err) != UPK_OK)
+		if (server_maintain(srv, server_clock(srv), &err) != UPK_OK)
 			log_msg(LOG_ERROR, "maint", "%s", err.msg);
 		pthread_mutex_lock(&srv->maint_mu);
 		clock_gettime(CLOCK_REALTIME, &until);

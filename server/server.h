@@ -47,6 +47,11 @@ struct server {
 	int stopping;
 	pthread_mutex_t maint_mu;
 	pthread_cond_t maint_cv;
+	/*
+	 * Added to the clock of rollouts (soak times) and maintenance, so tests
+	 * can let hours pass without sleeping. Signatures keep the real clock.
+	 */
+	_Atomic int64_t clock_offset;
 };
 
 /*
@@ -62,10 +67,16 @@ upk_status server_start(struct server_config *cfg, struct server **out, struct u
  */
 void server_stop(struct server *srv);
 
-/* One re-signing pass over every fleet (the maintenance thread runs it). */
+/*
+ * One maintenance pass: re-sign what expires soon in every fleet, then move
+ * every running rollout on (rollout.c). The maintenance thread runs it.
+ */
 upk_status server_maintain(struct server *srv, int64_t now, struct upk_error *err);
 
 /* The clock of the server (seconds since the epoch). */
 int64_t server_now(void);
+
+/* server_now() + srv->clock_offset: the clock of rollouts and maintenance. */
+int64_t server_clock(struct server *srv);
 
 #endif

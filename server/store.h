@@ -26,6 +26,9 @@ struct store;
 #define STORE_REPO_IMAGE "image"
 #define STORE_REPO_DIRECTOR "director"
 
+/* The longest a deferred check-in (device_seen) waits before it is written. */
+#define STORE_SEEN_DELAY_MS 500
+
 struct store_ops {
 	const char *name;
 	void (*close)(struct store *st);
@@ -154,6 +157,57 @@ struct store_ops {
 				      json_t **rows, struct upk_error *err);
 	upk_status (*assignment_delete)(struct store *st, int64_t fleet, const char *device_id,
 					const char *type, struct upk_error *err);
+
+	/*
+	 * Check-ins that change nothing but last_seen and free_space (nearly
+	 * all of them) go through here instead of device_checkin: the backend
+	 * may defer the write by up to STORE_SEEN_DELAY_MS and batch it, so a
+	 * check-in costs no fsync. Deferred values are visible to device_get
+	 * and device_list at once, and durable at the next commit or flush;
+	 * a crash loses at most that window of last_seen values, never a
+	 * report, an inventory change or an owner action. free_space < 0 keeps it.
+	 */
+	upk_status (*device_seen)(struct store *st, int64_t fleet, const char *id,
+				  int64_t free_space, int64_t now, struct upk_error *err);
+	/* Write deferred check-ins now (also done on close). */
+	upk_status (*flush)(struct store *st, struct upk_error *err);
+
+	/*
+	 * Rollouts (server/rollout.c): {id, fleet_id, name, target_path, type,
+	 * selector (null: none), phases ([{"percent", "soak"}], percent in
+	 * basis points), failure_threshold, success_ratio (basis points),
+	 * state (running|paused|halted|aborted|completed), phase (index),
+	 * phase_started_at, reason, created_by, created_at, updated_at}.
+	 */
+	upk_status (*rollout_create)(struct store *st, int64_t fleet, const char *name,
+				     const char *target_path, const char *type,
+				     const char *selector, const json_t *phases,
+				     int64_t failure_threshold, int64_t success_ratio,
+				     const char *created_by, int64_t now, int64_t *id,
+				     struct upk_error *err);
+	upk_status (*rollout_get)(struct store *st, int64_t fleet, int64_t id, json_t **row,
+				  struct upk_error *err);
+	/* Newest first. */
+	upk_status (*rollout_list)(struct store *st, int64_t fleet, json_t **rows,
+				   struct upk_error *err);
+	/* reason NULL clears it. */
+	upk_status (*rollout_update)(struct store *st, int64_t fleet, int64_t id, const char *state,
+				     int64_t phase, int64_t phase_started_at, const char *reason,
+				     int64_t now, struct upk_error *err);
+	/* Running rollouts of every fleet: rows {fleet_id, id}. */
+	upk_status (*rollout_running)(struct store *st, json_t **rows, struct upk_error *err);
+	/* The rollout's deployments, oldest first (deployment rows). */
+	upk_status (*rollout_deployments)(struct store *st, int64_t fleet, int64_t id,
+					  json_t **rows, struct upk_error *err);
+
+	/* Pins: {device_id, type, target_path, created_by, created_at}; device NULL: all. */
+	upk_status (*pin_put)(struct store *st, int64_t fleet, const char *device_id,
+			      const char *type, const char *target_path, const char *created_by,
+			      int64_t now, struct upk_error *err);
+	upk_status (*pin_list)(struct store *st, int64_t fleet, const char *device_id,
+			       json_t **rows, struct upk_error *err);
+	upk_status (*pin_delete)(struct store *st, int64_t fleet, const char *device_id,
+				 const char *type, struct upk_error *err);
 
 	/*
 	 * The audit log, append-only (the SQLite schema refuses UPDATE and

@@ -3,26 +3,59 @@
  * The SQLite backend of struct store: one file, WAL journal with
  * synchronous=FULL (an acknowledged write survives power loss), schema
  * migrations, and one connection serialised by a recursive mutex so that a
- * thread's begin()..commit() sees nobody else's writes in between. That is
- * simple and correct; a connection pool for readers is a later optimisation.
+ * thread's begin()..commit() sees nobody else's writes in between. Check-ins
+ * that only say "still here" are deferred and written in batches (device_seen)
+ * so that the common request costs no fsync; prepared statements are cached.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "schema_sqlite.h"
 #include "store.h"
+#include "upkeep/crypto.h"
+
+/* One deferred check-in: the newest last_seen and free_space of a device. */
+struct seen {
+	int64_t fleet;
+	int64_t free_space;
+	int64_t at;
+	int used;
+	char id[UPK_KEYID_HEX_LEN + 1];
+};
+
+/* A power of two; a table three-quarters full is written at once. */
+#define SEEN_CAP 16384u
+/* Prepared statements kept, keyed by the address of their SQL literal. */
+#define STMT_CACHE 64u
 
 struct sq {
 	struct store base;
 	sqlite3 *db;
 	pthread_mutex_t mu;
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE];
+	/*
+	 * Deferred check-ins under their own lock, so that a check-in never
+	 * waits for someone's transaction. Lock order: mu, then seen_mu.
+	 */
+	pthread_mutex_t seen_mu;
+	pthread_cond_t seen_cv;
+	struct seen *seen;
+	size_t seen_n;
+	pthread_t flusher;
+	int flusher_started;
+	int stopping;
 };
 
 static struct sq *SQ(struct store *st)
@@ -50,11 +83,47 @@ static upk_status db_error(struct sq *s, int rc, const char *what, struct upk_er
  * Bind by a format: 'i' int64, 's' string (NULL binds NULL), 'j' json_t
  * (stored compact with sorted keys; NULL binds NULL), 'b' blob (ptr, size_t).
  */
+/*
+ * A statement for sql, from the cache when this literal was prepared before
+ * (parsing SQL costs more than running the short queries of a check-in).
+ * Callers hold s->mu and give it back with release().
+ */
+static int get_stmt(struct sq *s, const char *sql, sqlite3_stmt **out)
+{
+	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
+	int rc;
+
+	if (s->cache[slot].sql == sql && s->cache[slot].stmt != NULL) {
+		*out = s->cache[slot].stmt;
+		s->cache[slot].stmt = NULL; /* taken: a nested use prepares its own */
+		return SQLITE_OK;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	return rc;
+}
+
+/* Give a statement back to the cache (or finalize it when its slot is busy). */
+static void release(struct sq *s, const char *sql, sqlite3_stmt *stmt)
+{
+	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
+
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (s->cache[slot].stmt == NULL) {
+		s->cache[slot].sql = sql;
+		s->cache[slot].stmt = stmt;
+		return;
+	}
+	sqlite3_finalize(stmt);
+}
+
 static upk_status prepare(struct sq *s, const char *sql, const char *fmt, va_list ap,
 			  sqlite3_stmt **out, struct upk_error *err)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	int rc = get_stmt(s, sql, &stmt);
 
 	if (rc != SQLITE_OK)
 		return db_error(s, rc, "prepare", err);
@@ -82,7 +151,7 @@ static upk_status prepare(struct sq *s, const char *sql, const char *fmt, va_lis
 			}
 			text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 			if (text == NULL) {
-				sqlite3_finalize(stmt);
+				release(s, sql, stmt);
 				return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 			}
 			rc = sqlite3_bind_text(stmt, idx, text, -1, free);
@@ -101,7 +170,7 @@ static upk_status prepare(struct sq *s, const char *sql, const char *fmt, va_lis
 		if (rc != SQLITE_OK) {
 			upk_status ret = db_error(s, rc, "bind", err);
 
-			sqlite3_finalize(stmt);
+			release(s, sql, stmt);
 			return ret;
 		}
 	}
@@ -132,7 +201,7 @@ static upk_status exec(struct sq *s, int *changes, struct upk_error *err, const 
 	if (changes != NULL)
 		*changes = sqlite3_changes(s->db);
 out:
-	sqlite3_finalize(stmt);
+	release(s, sql, stmt);
 	pthread_mutex_unlock(&s->mu);
 	return ret;
 }
@@ -140,7 +209,7 @@ out:
 static int is_json_column(const char *name)
 {
 	static const char *const COLS[] = {"public_key", "attributes", "tags", "installed",
-					   "target", "detail"};
+					   "target", "detail", "phases"};
 
 	for (size_t i = 0; i < sizeof(COLS) / sizeof(COLS[0]); i++)
 		if (strcmp(name, COLS[i]) == 0)
@@ -216,7 +285,7 @@ static upk_status rows(struct sq *s, json_t **out, struct upk_error *err, const 
 	if (rc != SQLITE_DONE)
 		ret = db_error(s, rc, "read", err);
 out:
-	sqlite3_finalize(stmt);
+	release(s, sql, stmt);
 	pthread_mutex_unlock(&s->mu);
 	if (ret == UPK_OK)
 		*out = arr;
@@ -248,7 +317,7 @@ static upk_status row1(struct sq *s, const char *what, json_t **out, struct upk_
 	else
 		ret = db_error(s, rc, "read", err);
 out:
-	sqlite3_finalize(stmt);
+	release(s, sql, stmt);
 	pthread_mutex_unlock(&s->mu);
 	return ret;
 }
@@ -578,21 +647,248 @@ static upk_status sq_device_enrol(struct store *st, int64_t fleet, const char *i
 	return ret;
 }
 
+/* ---- deferred check-ins ---- */
+
+static size_t seen_slot(int64_t fleet, const char *id)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)fleet;
+
+	for (const char *p = id; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return (size_t)(h & (SEEN_CAP - 1));
+}
+
+/* The entry of (fleet, id), or the free slot where it would go. Under seen_mu. */
+static struct seen *seen_find(struct sq *s, int64_t fleet, const char *id)
+{
+	size_t i = seen_slot(fleet, id);
+
+	for (;;) {
+		struct seen *e = &s->seen[i];
+
+		if (!e->used || (e->fleet == fleet && strcmp(e->id, id) == 0))
+			return e;
+		i = (i + 1) & (SEEN_CAP - 1);
+	}
+}
+
+/*
+ * Write every deferred check-in. Holds mu for the whole time, so readers
+ * (who hold mu while they overlay) see each value either deferred or
+ * written, never neither. in_txn: part of the caller's transaction.
+ */
+static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
+{
+	static const char SQL[] = "UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?1), "
+				  "free_space = CASE WHEN ?2 >= 0 THEN ?2 ELSE free_space END "
+				  "WHERE fleet_id = ?3 AND id = ?4";
+	struct seen *batch = NULL;
+	sqlite3_stmt *stmt = NULL;
+	upk_status ret = UPK_OK;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->seen_mu);
+	n = s->seen_n;
+	if (n > 0) {
+		batch = s->seen;
+		s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
+		if (s->seen == NULL) {
+			s->seen = batch;
+			batch = NULL;
+		} else {
+			s->seen_n = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->seen_mu);
+	if (n == 0 || batch == NULL) {
+		pthread_mutex_unlock(&s->mu);
+		return n == 0 ? UPK_OK : upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	}
+	if (!in_txn)
+		ret = plain(s, "BEGIN IMMEDIATE", err);
+	if (ret == UPK_OK) {
+		rc = get_stmt(s, SQL, &stmt);
+		if (rc != SQLITE_OK)
+			ret = db_error(s, rc, "prepare", err);
+	}
+	for (size_t i = 0; ret == UPK_OK && i < SEEN_CAP; i++) {
+		struct seen *e = &batch[i];
+
+		if (!e->used)
+			continue;
+		sqlite3_bind_int64(stmt, 1, e->at);
+		sqlite3_bind_int64(stmt, 2, e->free_space);
+		sqlite3_bind_int64(stmt, 3, e->fleet);
+		sqlite3_bind_text(stmt, 4, e->id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE)
+			ret = db_error(s, rc, "deferred check-ins", err);
+	}
+	release(s, SQL, stmt);
+	if (!in_txn) {
+		if (ret == UPK_OK)
+			ret = plain(s, "COMMIT", err);
+		if (ret != UPK_OK)
+			plain(s, "ROLLBACK", NULL);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(batch);
+	return ret;
+}
+
+static upk_status sq_device_seen(struct store *st, int64_t fleet, const char *id,
+				 int64_t free_space, int64_t now, struct upk_error *err)
+{
+	struct sq *s = SQ(st);
+	struct seen *e;
+	int full;
+
+	if (strlen(id) > UPK_KEYID_HEX_LEN)
+		return upk_error_set(err, UPK_ERR_INVALID, "device id too long");
+	pthread_mutex_lock(&s->seen_mu);
+	e = seen_find(s, fleet, id);
+	if (!e->used) {
+		e->used = 1;
+		e->fleet = fleet;
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		e->free_space = -1;
+		s->seen_n++;
+	}
+	if (now > e->at)
+		e->at = now;
+	if (free_space >= 0)
+		e->free_space = free_space;
+	full = s->seen_n >= SEEN_CAP / 4 * 3;
+	pthread_mutex_unlock(&s->seen_mu);
+	/* A full table is written by the caller that filled it: the bound holds under any load. */
+	return full ? seen_flush(s, 0, err) : UPK_OK;
+}
+
+static upk_status sq_flush(struct store *st, struct upk_error *err)
+{
+	return seen_flush(SQ(st), 0, err);
+}
+
+/* Put a deferred check-in over a device row. Under mu. */
+static void seen_overlay(struct sq *s, int64_t fleet, json_t *row)
+{
+	const char *id = json_string_value(json_object_get(row, "id"));
+	struct seen *e;
+
+	if (id == NULL || strlen(id) > UPK_KEYID_HEX_LEN)
+		return;
+	pthread_mutex_lock(&s->seen_mu);
+	if (s->seen_n > 0) {
+		e = seen_find(s, fleet, id);
+		if (e->used) {
+			json_t *ls = json_object_get(row, "last_seen");
+
+			if (!json_is_integer(ls) || json_integer_value(ls) < e->at)
+				json_object_set_new(row, "last_seen", json_integer(e->at));
+			if (e->free_space >= 0)
+				json_object_set_new(row, "free_space", json_integer(e->free_space));
+		}
+	}
+	pthread_mutex_unlock(&s->seen_mu);
+}
+
+/*
+ * Forget a deferred check-in of a device whose row is being written in
+ * full, so an older deferred free_space cannot overwrite a newer one.
+ */
+static void seen_drop(struct sq *s, int64_t fleet, const char *id)
+{
+	struct seen *e;
+
+	pthread_mutex_lock(&s->seen_mu);
+	if (s->seen_n > 0 && strlen(id) <= UPK_KEYID_HEX_LEN) {
+		e = seen_find(s, fleet, id);
+		if (e->used) {
+			/* Re-insert the rest of the probe run so lookups still find them. */
+			size_t i = (size_t)(e - s->seen);
+
+			e->used = 0;
+			s->seen_n--;
+			for (size_t j = (i + 1) & (SEEN_CAP - 1); s->seen[j].used;
+			     j = (j + 1) & (SEEN_CAP - 1)) {
+				struct seen tmp = s->seen[j], *to;
+
+				s->seen[j].used = 0;
+				to = seen_find(s, tmp.fleet, tmp.id);
+				*to = tmp;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->seen_mu);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct sq *s = arg;
+
+	pthread_mutex_lock(&s->seen_mu);
+	while (!s->stopping) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)STORE_SEEN_DELAY_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!s->stopping &&
+		       pthread_cond_timedwait(&s->seen_cv, &s->seen_mu, &until) == 0)
+			;
+		if (s->stopping || s->seen_n == 0)
+			continue;
+		pthread_mutex_unlock(&s->seen_mu);
+		{
+			struct upk_error err = {0};
+
+			/* A failure leaves the values deferred no longer: they are lost, like a crash would lose them. */
+			(void)seen_flush(s, 0, &err);
+		}
+		pthread_mutex_lock(&s->seen_mu);
+	}
+	pthread_mutex_unlock(&s->seen_mu);
+	return NULL;
+}
+
 static upk_status sq_device_get(struct store *st, int64_t fleet, const char *id, json_t **row,
 				struct upk_error *err)
 {
-	return row1(SQ(st), "device", row, err,
-		    "SELECT " DEVICE_COLS " FROM devices WHERE fleet_id = ? AND id = ?", "is", fleet,
-		    id);
+	struct sq *s = SQ(st);
+	upk_status ret;
+
+	pthread_mutex_lock(&s->mu);
+	ret = row1(s, "device", row, err,
+		   "SELECT " DEVICE_COLS " FROM devices WHERE fleet_id = ? AND id = ?", "is", fleet,
+		   id);
+	if (ret == UPK_OK)
+		seen_overlay(s, fleet, *row);
+	pthread_mutex_unlock(&s->mu);
+	return ret;
 }
 
 static upk_status sq_device_list(struct store *st, int64_t fleet, const char *status,
 				 json_t **out, struct upk_error *err)
 {
-	return rows(SQ(st), out, err,
-		    "SELECT " DEVICE_COLS " FROM devices WHERE fleet_id = ? AND "
-		    "(?2 IS NULL OR status = ?2) ORDER BY enrolled_at, id",
-		    "is", fleet, status);
+	struct sq *s = SQ(st);
+	json_t *row;
+	upk_status ret;
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	ret = rows(s, out, err,
+		   "SELECT " DEVICE_COLS " FROM devices WHERE fleet_id = ? AND "
+		   "(?2 IS NULL OR status = ?2) ORDER BY enrolled_at, id",
+		   "is", fleet, status);
+	if (ret == UPK_OK)
+		json_array_foreach(*out, i, row)
+			seen_overlay(s, fleet, row);
+	pthread_mutex_unlock(&s->mu);
+	return ret;
 }
 
 static upk_status changed_one(upk_status ret, int n, const char *id, struct upk_error *err)
@@ -629,15 +925,20 @@ static upk_status sq_device_checkin(struct store *st, int64_t fleet, const char 
 				    int64_t free_space, const json_t *attributes, int64_t now,
 				    struct upk_error *err)
 {
+	struct sq *s = SQ(st);
 	int n = 0;
-	upk_status ret = exec(
-		SQ(st), &n, err,
-		"UPDATE devices SET hardware_id = COALESCE(?, hardware_id), "
-		"installed = COALESCE(?, installed), "
-		"free_space = CASE WHEN ? >= 0 THEN ?3 ELSE free_space END, "
-		"attributes = COALESCE(?, attributes), last_seen = ? WHERE fleet_id = ? AND id = ?",
-		"sjijiis", hardware_id, installed, free_space, attributes, now, fleet, id);
+	upk_status ret;
 
+	pthread_mutex_lock(&s->mu);
+	seen_drop(s, fleet, id);
+	ret = exec(s, &n, err,
+		   "UPDATE devices SET hardware_id = COALESCE(?, hardware_id), "
+		   "installed = COALESCE(?, installed), "
+		   "free_space = CASE WHEN ? >= 0 THEN ?3 ELSE free_space END, "
+		   "attributes = COALESCE(?, attributes), last_seen = MAX(COALESCE(last_seen, 0), ?) "
+		   "WHERE fleet_id = ? AND id = ?",
+		   "sjijiis", hardware_id, installed, free_space, attributes, now, fleet, id);
+	pthread_mutex_unlock(&s->mu);
 	return changed_one(ret, n, id, err);
 }
 
@@ -769,6 +1070,117 @@ static upk_status sq_assignment_delete(struct store *st, int64_t fleet, const ch
 	return ret;
 }
 
+/* ---- rollouts and pins ---- */
+
+#define ROLLOUT_COLS                                                                               \
+	"id, fleet_id, name, target_path, type, selector, phases, failure_threshold, "            \
+	"success_ratio, state, phase, phase_started_at, reason, created_by, created_at, "         \
+	"updated_at"
+
+static upk_status sq_rollout_create(struct store *st, int64_t fleet, const char *name,
+				    const char *target_path, const char *type,
+				    const char *selector, const json_t *phases,
+				    int64_t failure_threshold, int64_t success_ratio,
+				    const char *created_by, int64_t now, int64_t *id,
+				    struct upk_error *err)
+{
+	struct sq *s = SQ(st);
+	upk_status ret;
+
+	pthread_mutex_lock(&s->mu);
+	ret = exec(s, NULL, err,
+		   "INSERT INTO rollouts (fleet_id, name, target_path, type, selector, phases, "
+		   "failure_threshold, success_ratio, state, phase, phase_started_at, created_by, "
+		   "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?, ?, ?)",
+		   "issssjiiisii", fleet, name, target_path, type, selector, phases,
+		   failure_threshold, success_ratio, now, created_by, now, now);
+	if (ret == UPK_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	pthread_mutex_unlock(&s->mu);
+	return ret;
+}
+
+static upk_status sq_rollout_get(struct store *st, int64_t fleet, int64_t id, json_t **row,
+				 struct upk_error *err)
+{
+	return row1(SQ(st), "rollout", row, err,
+		    "SELECT " ROLLOUT_COLS " FROM rollouts WHERE fleet_id = ? AND id = ?", "ii",
+		    fleet, id);
+}
+
+static upk_status sq_rollout_list(struct store *st, int64_t fleet, json_t **out,
+				  struct upk_error *err)
+{
+	return rows(SQ(st), out, err,
+		    "SELECT " ROLLOUT_COLS " FROM rollouts WHERE fleet_id = ? ORDER BY id DESC", "i",
+		    fleet);
+}
+
+static upk_status sq_rollout_update(struct store *st, int64_t fleet, int64_t id,
+				    const char *state, int64_t phase, int64_t phase_started_at,
+				    const char *reason, int64_t now, struct upk_error *err)
+{
+	int n = 0;
+	upk_status ret = exec(SQ(st), &n, err,
+			      "UPDATE rollouts SET state = ?, phase = ?, phase_started_at = ?, "
+			      "reason = ?, updated_at = ? WHERE fleet_id = ? AND id = ?",
+			      "siisiii", state, phase, phase_started_at, reason, now, fleet, id);
+
+	if (ret == UPK_OK && n == 0)
+		ret = upk_error_set(err, UPK_ERR_NOT_FOUND, "rollout %lld not found", (long long)id);
+	return ret;
+}
+
+static upk_status sq_rollout_running(struct store *st, json_t **out, struct upk_error *err)
+{
+	return rows(SQ(st), out, err,
+		    "SELECT fleet_id, id FROM rollouts WHERE state = 'running' ORDER BY id", "");
+}
+
+static upk_status sq_rollout_deployments(struct store *st, int64_t fleet, int64_t id,
+					 json_t **out, struct upk_error *err)
+{
+	return rows(SQ(st), out, err,
+		    "SELECT " DEPLOYMENT_COLS " FROM deployments d WHERE d.fleet_id = ? AND "
+		    "d.rollout_id = ? ORDER BY d.id",
+		    "ii", fleet, id);
+}
+
+static upk_status sq_pin_put(struct store *st, int64_t fleet, const char *device_id,
+			     const char *type, const char *target_path, const char *created_by,
+			     int64_t now, struct upk_error *err)
+{
+	return exec(SQ(st), NULL, err,
+		    "INSERT INTO pins (fleet_id, device_id, type, target_path, created_by, "
+		    "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fleet_id, device_id, type) "
+		    "DO UPDATE SET target_path = excluded.target_path, created_by = "
+		    "excluded.created_by, created_at = excluded.created_at",
+		    "issssi", fleet, device_id, type, target_path, created_by, now);
+}
+
+static upk_status sq_pin_list(struct store *st, int64_t fleet, const char *device_id,
+			      json_t **out, struct upk_error *err)
+{
+	return rows(SQ(st), out, err,
+		    "SELECT device_id, type, target_path, created_by, created_at FROM pins "
+		    "WHERE fleet_id = ? AND (?2 IS NULL OR device_id = ?2) ORDER BY device_id, type",
+		    "is", fleet, device_id);
+}
+
+static upk_status sq_pin_delete(struct store *st, int64_t fleet, const char *device_id,
+				const char *type, struct upk_error *err)
+{
+	int n = 0;
+	upk_status ret = exec(SQ(st), &n, err,
+			      "DELETE FROM pins WHERE fleet_id = ? AND device_id = ? AND type = ?",
+			      "iss", fleet, device_id, type);
+
+	if (ret == UPK_OK && n == 0)
+		ret = upk_error_set(err, UPK_ERR_NOT_FOUND, "device %s has no %s pin", device_id,
+				    type);
+	return ret;
+}
+
 /* ---- audit ---- */
 
 static upk_status sq_audit_append(struct store *st, int64_t fleet, const char *device_id,
@@ -807,9 +1219,26 @@ static void sq_close(struct store *st)
 
 	if (s == NULL)
 		return;
+	if (s->flusher_started) {
+		pthread_mutex_lock(&s->seen_mu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->seen_cv);
+		pthread_mutex_unlock(&s->seen_mu);
+		pthread_join(s->flusher, NULL);
+	}
+	if (s->db != NULL && s->seen != NULL) {
+		struct upk_error err = {0};
+
+		(void)seen_flush(s, 0, &err);
+	}
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(s->cache[i].stmt);
 	/* A clean close checkpoints the WAL into the main file. */
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->seen_mu);
+	pthread_cond_destroy(&s->seen_cv);
+	free(s->seen);
 	free(s);
 }
 
@@ -852,6 +1281,17 @@ static const struct store_ops SQLITE_OPS = {
 	.assignment_delete = sq_assignment_delete,
 	.audit_append = sq_audit_append,
 	.audit_query = sq_audit_query,
+	.device_seen = sq_device_seen,
+	.flush = sq_flush,
+	.rollout_create = sq_rollout_create,
+	.rollout_get = sq_rollout_get,
+	.rollout_list = sq_rollout_list,
+	.rollout_update = sq_rollout_update,
+	.rollout_running = sq_rollout_running,
+	.rollout_deployments = sq_rollout_deployments,
+	.pin_put = sq_pin_put,
+	.pin_list = sq_pin_list,
+	.pin_delete = sq_pin_delete,
 };
 
 static upk_status migrate(struct sq *s, struct upk_error *err)
@@ -910,6 +1350,13 @@ upk_status store_sqlite_open(const char *path, struct store **out, struct upk_er
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->mu, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&s->seen_mu, NULL);
+	pthread_cond_init(&s->seen_cv, NULL);
+	s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
+	if (s->seen == NULL) {
+		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	/* Create the file ourselves so it is 0600 from the start: it holds online keys. */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -942,6 +1389,11 @@ upk_status store_sqlite_open(const char *path, struct store **out, struct upk_er
 		upk_error_prefix(err, ret, "%s: ", path);
 		goto fail;
 	}
+	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
+		ret = upk_error_set(err, UPK_ERR_IO, "cannot start the check-in writer thread");
+		goto fail;
+	}
+	s->flusher_started = 1;
 	*out = &s->base;
 	return UPK_OK;
 fail:

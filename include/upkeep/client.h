@@ -123,6 +123,42 @@ upk_status upk_client_download_target(struct upk_client *c, const struct upk_cli
                                       upk_sink_fn sink, void *sink_ctx, struct upk_error *err);
 
 /*
+ * How upk_client_download_target_resumable() may resume.
+ *   max_attempts: transfers in all (0 or 1: no retry). After a transport
+ *     failure (UPK_ERR_IO) with a fetcher that has fetch_range, the next
+ *     attempt asks only for the bytes not yet delivered; without one it
+ *     fails. Verification failures (hash, length) are never retried.
+ *   resume_from, replay: the sink already holds the first resume_from
+ *     bytes from an earlier run (e.g. before a crash). replay must feed
+ *     exactly those bytes, read back from where the sink put them, to the
+ *     given function, so that the length and hash check covers every byte
+ *     of the target, not only the ones fetched now. replay NULL with
+ *     resume_from > 0 is UPK_ERR_INVALID.
+ *   on_progress: called after each delivered block with the bytes so far
+ *     (may be NULL); a non-OK status stops the download.
+ */
+struct upk_download_resume {
+	unsigned max_attempts;
+	uint64_t resume_from;
+	upk_status (*replay)(void *ctx, upk_sink_fn check, void *check_ctx,
+	                     struct upk_error *err);
+	void *replay_ctx;
+	upk_status (*on_progress)(void *ctx, uint64_t done, struct upk_error *err);
+	void *progress_ctx;
+};
+
+/*
+ * upk_client_download_target() that survives dropped connections (see
+ * struct upk_download_resume; opts NULL is one attempt). The sink never sees
+ * a byte twice: a resumed transfer continues exactly where the sink is.
+ */
+upk_status upk_client_download_target_resumable(struct upk_client *c,
+                                                const struct upk_client_target *t,
+                                                const struct upk_download_resume *opts,
+                                                upk_sink_fn sink, void *sink_ctx,
+                                                struct upk_error *err);
+
+/*
  * Make path hold t: when the file there already matches length and hashes
  * nothing is fetched (*fetched = 0); otherwise it is downloaded into a
  * temporary file beside path and renamed over it only once verified

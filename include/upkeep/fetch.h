@@ -37,6 +37,16 @@ struct upk_fetcher {
 	upk_status (*fetch)(void *ctx, const char *url, uint64_t max_len, upk_sink_fn sink,
 	                    void *sink_ctx, struct upk_error *err);
 	void *ctx;
+	/*
+	 * Optional (NULL: the transport cannot resume). Like fetch, but only the
+	 * bytes from offset on (HTTP "Range: bytes=OFFSET-"); max_len counts
+	 * from offset. A server that ignores the range and sends the whole
+	 * resource is UPK_ERR_UNSUPPORTED before any byte reaches sink. Added
+	 * after the first two members, so fetchers initialised as {fetch, ctx}
+	 * keep working.
+	 */
+	upk_status (*fetch_range)(void *ctx, const char *url, uint64_t offset, uint64_t max_len,
+	                          upk_sink_fn sink, void *sink_ctx, struct upk_error *err);
 };
 
 /*

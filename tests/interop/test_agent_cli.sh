@@ -41,11 +41,20 @@ CONF
 U="$B/upkeepd --config $T/agent.conf"
 boot() { "$B/upkeep-bootsim" --cmdline "$T/cmdline" grub "$T/grubenv"; }
 
-for c in status identity install-image install-archive health commit rollback; do
+for c in status identity install-image install-archive health commit rollback daemon check \
+	install resume; do
 	$U $c --help >/dev/null || fail "$c --help"
 done
 $U --help | grep -q install-image || fail "--help lists no commands"
 $U frobnicate 2>/dev/null && fail "unknown command accepted"
+$U check --image-metadata http://127.0.0.1:1/ 2>/dev/null && fail "check with half a mirror accepted"
+$U install 2>/dev/null && fail "install without a bundle accepted"
+$U daemon 2>"$T/err" && fail "daemon without a server started"
+grep -q "no server set" "$T/err" || fail "daemon without a server: $(cat "$T/err")"
+$U install "$T/agent.conf" 2>"$T/err" && fail "a non-tar bundle accepted"
+grep -q "bundle .*agent.conf: truncated at byte 0" "$T/err" || fail "bad bundle message: $(cat "$T/err")"
+# The systemd unit runs the daemon.
+grep -q "^ExecStart=.*upkeepd .*daemon$" "$UPK_SOURCE_DIR/dist/upkeepd.service" || fail "unit"
 
 [ "$(boot)" = "slot=A trial=0 fallback=0" ] || fail "first boot"
 id=$($U identity)

@@ -10,7 +10,12 @@ trap 'rm -rf "$W"' EXIT INT TERM
 "$UPKEEP" --help >"$W/top" || fail "upkeep --help"
 # Groups with subcommands, then single commands; the top-level list must name them all.
 for cmd in "key generate" "key show" "repo init" "target add" "target remove" "target list" \
-	"delegate add" "delegate remove" "root rotate" sign import renew status publish verify; do
+	"delegate add" "delegate remove" "root rotate" sign import renew status publish verify \
+	"bundle create" \
+	"fleet keyset" "fleet create" "fleet show" "device list" "device show" "device accept" \
+	"device reject" "device tag" "device pin" "device unpin" "device history" "release publish" \
+	"rollout create" "rollout list" "rollout status" "rollout pause" "rollout resume" \
+	"rollout abort" "rollout devices" audit; do
 	group=${cmd%% *}
 	grep -q "^  $group " "$W/top" || fail "upkeep --help does not list $group"
 	# shellcheck disable=SC2086
@@ -24,7 +29,7 @@ for cmd in "key generate" "key show" "repo init" "target add" "target remove" "t
 done
 # Every command in the top-level list was checked above.
 n=$(grep -c '^  [a-z]' "$W/top")
-[ "$n" -eq 11 ] || fail "upkeep --help lists $n commands; this test knows 11"
+[ "$n" -eq 17 ] || fail "upkeep --help lists $n commands; this test knows 17"
 
 usage_error() { # upkeep-args...
 	rc=0

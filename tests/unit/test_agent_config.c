@@ -45,7 +45,9 @@ static void test_example_parses(void **state)
 	if (agent_config_parse(text, len, "agent.example.conf", &cfg, &err) != UPK_OK)
 		fail_msg("docs/agent.example.conf: %s", err.msg);
 	assert_string_equal(cfg->data_dir, "/var/lib/upkeep");
-	assert_string_equal(cfg->server_url, "https://updates.example.com");
+	assert_string_equal(cfg->server_url, "https://updates.example.com/v1/fleets/acme");
+	assert_string_equal(cfg->reboot_command, "systemctl reboot");
+	assert_string_equal(cfg->pre_install, "/usr/libexec/acme/may-update");
 	assert_string_equal(cfg->hardware_id, "acme-gw-v2");
 	assert_int_equal(cfg->poll_interval_s, 3600);
 	assert_int_equal(cfg->n_attrs, 3);
@@ -177,7 +179,7 @@ static void test_errors_have_line_numbers(void **state)
 	parse_bad("[agent]\ndata_dir = /a\x01\n", UPK_ERR_INVALID, "t.conf:2: control character");
 	parse_bad("[agent]\ndata_dir = /\xc3\x28\n", UPK_ERR_INVALID, "invalid UTF-8");
 	parse_bad("[health]\ncommand = true\n[agent]\nfoo=1\n", UPK_ERR_INVALID,
-	          "(known: data_dir, key, server, hardware_id, poll_interval, cmdline)");
+	          "(known: data_dir, key, server, hardware_id, poll_interval, cmdline, reboot, pre_install)");
 }
 
 static void test_limits(void **state)

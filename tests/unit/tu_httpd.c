@@ -4,6 +4,8 @@
  * connection so a slow response never blocks the others.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +45,7 @@ struct tu_httpd {
 	struct count counts[MAX_COUNTS];
 	size_t n_counts;
 	volatile int stopping;
+	unsigned ranges;
 };
 
 struct slow {
@@ -83,6 +86,48 @@ static ssize_t endless_read(void *cls, uint64_t pos, char *buf, size_t max)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	memset(buf, '{', max);
 	return (ssize_t)max;
+}
+
+/* The first half of data, then an error: the client sees a dropped connection. */
+struct drop {
+	char *data;
+	size_t len;
+};
+
+static ssize_t drop_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct drop *d = cls;
+	size_t half = d->len / 2;
+
+	if (pos >= half)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (max > half - pos)
+		max = half - pos;
+	memcpy(buf, d->data + pos, max);
+	return (ssize_t)max;
+}
+
+static void drop_free(void *cls)
+{
+	struct drop *d = cls;
+
+	free(d->data);
+	free(d);
+}
+
+/* "bytes=N-" -> N; -1 when absent or of another form. */
+static long long range_start(struct MHD_Connection *conn)
+{
+	const char *r = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Range");
+	char *end = NULL;
+	long long n;
+
+	if (r == NULL || strncmp(r, "bytes=", 6) != 0)
+		return -1;
+	n = strtoll(r + 6, &end, 10);
+	if (end == r + 6 || strcmp(end, "-") != 0 || n < 0)
+		return -1;
+	return n;
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
@@ -132,7 +177,30 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	}
 	pthread_mutex_unlock(&h->lock);
 
-	if (mode == TU_HTTPD_FILE || mode == TU_HTTPD_SLOW) {
+	/*
+	 * Plain files are sent from their descriptor: a benchmark serves
+	 * images of hundreds of MiB, which must not be copied into memory.
+	 */
+	if (mode == TU_HTTPD_FILE && range_start(conn) < 0 && strstr(url, "..") == NULL) {
+		char path[8192];
+		struct stat st;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s%s", h->dir, url);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+			if (resp == NULL)
+				close(fd);
+			r = resp != NULL ? MHD_queue_response(conn, MHD_HTTP_OK, resp) : MHD_NO;
+			if (resp != NULL)
+				MHD_destroy_response(resp);
+			return r;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (mode == TU_HTTPD_FILE || mode == TU_HTTPD_SLOW || mode == TU_HTTPD_DROP) {
 		char path[8192];
 
 		snprintf(path, sizeof(path), "%s%s", h->dir, url);
@@ -140,7 +208,36 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		if (content == NULL)
 			mode = TU_HTTPD_NOT_FOUND;
 	}
+	if ((mode == TU_HTTPD_FILE || mode == TU_HTTPD_DROP) && range_start(conn) >= 0) {
+		long long from = range_start(conn);
+		char cr[96];
+
+		if ((size_t)from >= len) {
+			free(content);
+			return MHD_NO;
+		}
+		snprintf(cr, sizeof(cr), "bytes %lld-%zu/%zu", from, len - 1, len);
+		memmove(content, content + from, len - (size_t)from);
+		resp = MHD_create_response_from_buffer(len - (size_t)from, content,
+		                                       MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Range", cr);
+		pthread_mutex_lock(&h->lock);
+		h->ranges++;
+		pthread_mutex_unlock(&h->lock);
+		r = MHD_queue_response(conn, MHD_HTTP_PARTIAL_CONTENT, resp);
+		MHD_destroy_response(resp);
+		return r;
+	}
 	switch (mode) {
+	case TU_HTTPD_DROP: {
+		struct drop *d = calloc(1, sizeof(*d));
+
+		d->data = content;
+		d->len = len;
+		content = NULL;
+		resp = MHD_create_response_from_callback(len, 16384, drop_read, d, drop_free);
+		break;
+	}
 	case TU_HTTPD_FILE:
 	case TU_HTTPD_CONTENT:
 		resp = MHD_create_response_from_buffer(len, content, MHD_RESPMEM_MUST_FREE);
@@ -248,6 +345,16 @@ void tu_httpd_reset_counts(struct tu_httpd *h)
 	pthread_mutex_lock(&h->lock);
 	h->n_counts = 0;
 	pthread_mutex_unlock(&h->lock);
+}
+
+unsigned tu_httpd_ranges(struct tu_httpd *h)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->ranges;
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 void tu_httpd_stop(struct tu_httpd *h)

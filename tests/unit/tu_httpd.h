@@ -17,6 +17,12 @@ enum tu_httpd_mode {
 	TU_HTTPD_SLOW,     /* the file, one byte every 200 ms */
 	TU_HTTPD_ENDLESS,  /* bytes without end (capped at 256 MiB), no length */
 	TU_HTTPD_NOT_FOUND,
+	/*
+	 * The file, but a request without Range gets only its first half and then
+	 * the connection is dropped (the declared length is the whole file).
+	 * Every file is served with "Range: bytes=N-" support (206).
+	 */
+	TU_HTTPD_DROP,
 };
 
 struct tu_httpd;
@@ -31,6 +37,8 @@ void tu_httpd_set(struct tu_httpd *h, const char *path, enum tu_httpd_mode mode,
 /* Requests seen for path, or for all paths when path is NULL. */
 unsigned tu_httpd_count(struct tu_httpd *h, const char *path);
 void tu_httpd_reset_counts(struct tu_httpd *h);
+/* Requests with "Range: bytes=N-" answered with 206 so far. */
+unsigned tu_httpd_ranges(struct tu_httpd *h);
 void tu_httpd_stop(struct tu_httpd *h);
 
 #endif
