@@ -117,13 +117,10 @@ upk_status server_link_call(struct server_link *l, const char *method, const cha
                             const json_t *body, long *status, json_t **resp,
                             struct upk_error *err)
 {
-	static const char *const covered[] = {"@method", "@path", "content-digest"};
-	char *text = NULL, *input = NULL, *sig = NULL, *url = NULL, *path = NULL;
-	char digest[UPK_CONTENT_DIGEST_LEN + 1], nonce[UPK_HTTPSIG_NONCE_LEN + 1], line[4096];
+	char *text = NULL, *url = NULL, *path = NULL;
+	char line[4096];
 	uint8_t sha[UPK_HASH_MAX_LEN];
-	struct upk_http_field f[1];
-	struct upk_http_request req;
-	struct upk_httpsig_sign_params sp;
+	struct upk_httpsig_headers sh = {0};
 	struct curl_slist *h = NULL;
 	struct body b = {0};
 	size_t len = 0;
@@ -146,44 +143,24 @@ upk_status server_link_call(struct server_link *l, const char *method, const cha
 	}
 	sprintf(url, "%s/%s", l->base, rel);
 	sprintf(path, "%s/%s", l->path, rel);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = path;
 	if (text != NULL) {
 		ret = upk_hash_buf(UPK_HASH_SHA256, text, len, sha, err);
 		if (ret != UPK_OK)
 			goto out;
-		upk_content_digest_format(sha, digest);
-		f[0].name = "Content-Digest";
-		f[0].value = digest;
-		req.fields = f;
-		req.nfields = 1;
-		req.body_sha256 = sha;
 	}
-	ret = upk_httpsig_nonce(nonce, err);
-	if (ret != UPK_OK)
-		goto out;
-	memset(&sp, 0, sizeof(sp));
-	sp.label = "sig1";
-	sp.components = covered;
-	sp.ncomponents = text != NULL ? 3 : 2;
-	sp.created = (int64_t)time(NULL);
-	sp.expires = UPK_HTTPSIG_NO_TIME;
-	sp.keyid = l->id->id;
-	sp.nonce = nonce;
-	sp.alg = "ed25519";
-	ret = upk_httpsig_sign(&req, &sp, l->id->key, &input, &sig, err);
+	ret = upk_httpsig_sign_default(method, path, text != NULL ? sha : NULL, l->id->key,
+				       l->id->id, (int64_t)time(NULL), &sh, err);
 	if (ret != UPK_OK)
 		goto out;
 	h = curl_slist_append(h, "Expect:");
 	h = curl_slist_append(h, "Content-Type: application/json");
 	if (text != NULL) {
-		snprintf(line, sizeof(line), "Content-Digest: %s", digest);
+		snprintf(line, sizeof(line), "Content-Digest: %s", sh.content_digest);
 		h = curl_slist_append(h, line);
 	}
-	snprintf(line, sizeof(line), "Signature-Input: %s", input);
+	snprintf(line, sizeof(line), "Signature-Input: %s", sh.signature_input);
 	h = curl_slist_append(h, line);
-	snprintf(line, sizeof(line), "Signature: %s", sig);
+	snprintf(line, sizeof(line), "Signature: %s", sh.signature);
 	h = curl_slist_append(h, line);
 	curl_easy_setopt(l->curl, CURLOPT_URL, url);
 	curl_easy_setopt(l->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -211,8 +188,7 @@ out:
 	curl_slist_free_all(h);
 	free(b.data);
 	free(text);
-	free(input);
-	free(sig);
+	upk_httpsig_headers_clear(&sh);
 	free(url);
 	free(path);
 	return ret;

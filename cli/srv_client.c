@@ -171,56 +171,26 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 static upk_status sign(struct srv_conn *c, const char *method, const char *path,
 		       const uint8_t *sha256, struct curl_slist **h, struct upk_error *err)
 {
-	static const char *const WITH[] = {"@method", "@path", "content-digest"};
-	char nonce[UPK_HTTPSIG_NONCE_LEN + 1], digest[UPK_CONTENT_DIGEST_LEN + 1];
-	char line[8400], *input = NULL, *sig = NULL;
-	struct upk_http_field f[1];
-	struct upk_http_request req;
-	struct upk_httpsig_sign_params sp;
-	char p[4200];
+	struct upk_httpsig_headers sh;
+	char line[8400];
 	upk_status ret;
 
-	snprintf(p, sizeof(p), "%s", path);
-	p[strcspn(p, "?")] = '\0'; /* @path has no query */
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = p;
-	if (sha256 != NULL) {
-		upk_content_digest_format(sha256, digest);
-		f[0].name = "Content-Digest";
-		f[0].value = digest;
-		req.fields = f;
-		req.nfields = 1;
-		req.body_sha256 = sha256;
-	}
-	ret = upk_httpsig_nonce(nonce, err);
-	if (ret != UPK_OK)
-		return ret;
-	memset(&sp, 0, sizeof(sp));
-	sp.label = "sig1";
-	sp.components = WITH;
-	sp.ncomponents = sha256 != NULL ? 3 : 2;
-	sp.created = (int64_t)time(NULL);
-	sp.expires = UPK_HTTPSIG_NO_TIME;
-	sp.keyid = c->keyid;
-	sp.nonce = nonce;
-	sp.alg = "ed25519";
-	ret = upk_httpsig_sign(&req, &sp, c->key, &input, &sig, err);
+	ret = upk_httpsig_sign_default(method, path, sha256, c->key, c->keyid, (int64_t)time(NULL),
+				       &sh, err);
 	if (ret != UPK_OK)
 		return ret;
 	if (sha256 != NULL) {
-		snprintf(line, sizeof(line), "Content-Digest: %s", digest);
+		snprintf(line, sizeof(line), "Content-Digest: %s", sh.content_digest);
 		*h = curl_slist_append(*h, line);
 	}
-	snprintf(line, sizeof(line), "Signature-Input: %s", input);
+	snprintf(line, sizeof(line), "Signature-Input: %s", sh.signature_input);
 	*h = curl_slist_append(*h, line);
-	snprintf(line, sizeof(line), "Signature: %s", sig);
+	snprintf(line, sizeof(line), "Signature: %s", sh.signature);
 	*h = curl_slist_append(*h, line);
 	/* Lets a creator configured by key id only be recognised (docs/server.md). */
 	snprintf(line, sizeof(line), "Upkeep-Key: %s", c->pubhex);
 	*h = curl_slist_append(*h, line);
-	free(input);
-	free(sig);
+	upk_httpsig_headers_clear(&sh);
 	return *h != NULL ? UPK_OK : upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 }
 

@@ -486,3 +486,59 @@ upk_status upk_httpsig_nonce(char out[UPK_HTTPSIG_NONCE_LEN + 1], struct upk_err
 	base64_encode(r, sizeof(r), out);
 	return UPK_OK;
 }
+
+upk_status upk_httpsig_sign_default(const char *method, const char *path,
+				    const uint8_t *body_sha256, const struct upk_key *key,
+				    const char *keyid, int64_t created,
+				    struct upk_httpsig_headers *out, struct upk_error *err)
+{
+	static const char *const covered[] = {"@method", "@path", "content-digest"};
+	char nonce[UPK_HTTPSIG_NONCE_LEN + 1];
+	struct upk_http_field field;
+	struct upk_http_request req;
+	struct upk_httpsig_sign_params sp;
+	size_t plen = strcspn(path, "?");
+	char *bare;
+	upk_status ret;
+
+	memset(out, 0, sizeof(*out));
+	/* @path never includes the query. */
+	bare = strndup(path, plen);
+	if (bare == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = bare;
+	if (body_sha256 != NULL) {
+		upk_content_digest_format(body_sha256, out->content_digest);
+		field.name = "Content-Digest";
+		field.value = out->content_digest;
+		req.fields = &field;
+		req.nfields = 1;
+		req.body_sha256 = body_sha256;
+	}
+	ret = upk_httpsig_nonce(nonce, err);
+	if (ret == UPK_OK) {
+		memset(&sp, 0, sizeof(sp));
+		sp.label = "sig1";
+		sp.components = covered;
+		sp.ncomponents = body_sha256 != NULL ? 3 : 2;
+		sp.created = created;
+		sp.expires = UPK_HTTPSIG_NO_TIME;
+		sp.keyid = keyid;
+		sp.nonce = nonce;
+		sp.alg = "ed25519";
+		ret = upk_httpsig_sign(&req, &sp, key, &out->signature_input, &out->signature, err);
+	}
+	free(bare);
+	return ret;
+}
+
+void upk_httpsig_headers_clear(struct upk_httpsig_headers *h)
+{
+	if (h == NULL)
+		return;
+	free(h->signature_input);
+	free(h->signature);
+	memset(h, 0, sizeof(*h));
+}

@@ -126,6 +126,26 @@ upk_status upk_httpsig_sign(const struct upk_http_request *req,
 #define UPK_HTTPSIG_NONCE_LEN 32
 upk_status upk_httpsig_nonce(char out[UPK_HTTPSIG_NONCE_LEN + 1], struct upk_error *err);
 
+/*
+ * The headers upkeep's default verification policy asks of a client:
+ * Content-Digest (only when body_sha256 is given), Signature-Input and
+ * Signature over @method, @path (no query) and content-digest, with created,
+ * a fresh nonce, keyid and alg "ed25519", label "sig1". Clients of the server
+ * (the agent, the owner tool) all sign this way. Clear with
+ * upk_httpsig_headers_clear().
+ */
+struct upk_httpsig_headers {
+	char content_digest[UPK_CONTENT_DIGEST_LEN + 1]; /* "" without a body */
+	char *signature_input;
+	char *signature;
+};
+
+upk_status upk_httpsig_sign_default(const char *method, const char *path,
+				    const uint8_t *body_sha256, const struct upk_key *key,
+				    const char *keyid, int64_t created,
+				    struct upk_httpsig_headers *out, struct upk_error *err);
+void upk_httpsig_headers_clear(struct upk_httpsig_headers *h);
+
 /* ---- verifying ---- */
 
 /* Signature parameters a policy may require (bit mask). */
