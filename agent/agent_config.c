@@ -36,6 +36,7 @@ struct key_def {
 
 static const struct key_def agent_keys[] = {
     {"data_dir", K_PATH, F(struct agent_config, data_dir), 0, 0},
+    {"private_dir", K_PATH, F(struct agent_config, private_dir), 0, 0},
     {"key", K_PATH, F(struct agent_config, key_path), 0, 0},
     {"server", K_URL, F(struct agent_config, server_url), 0, 0},
     {"hardware_id", K_HWID, F(struct agent_config, hardware_id), 0, 0},
@@ -637,6 +638,7 @@ static upk_status finish(struct parser *p)
 	p->line = 0;
 	if ((ret = default_path(p, &c->data_dir, NULL, "/var/lib/upkeep")) != UPK_OK ||
 	    (ret = default_path(p, &c->key_path, c->data_dir, "device.key")) != UPK_OK ||
+	    (ret = default_path(p, &c->private_dir, c->data_dir, "private")) != UPK_OK ||
 	    (ret = default_path(p, &c->image_root, NULL, "/etc/upkeep/image-root.json")) !=
 	        UPK_OK ||
 	    (ret = default_path(p, &c->director_root, NULL, "/etc/upkeep/director-root.json")) !=
@@ -806,6 +808,7 @@ void agent_config_free(struct agent_config *c)
 		return;
 	free(c->source);
 	free(c->data_dir);
+	free(c->private_dir);
 	free(c->key_path);
 	free(c->server_url);
 	free(c->hardware_id);

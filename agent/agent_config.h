@@ -61,6 +61,7 @@ struct agent_config {
 	char *source; /* file name, for messages */
 
 	char *data_dir;
+	char *private_dir; /* the current owner's data and data keys (docs/ownership.md) */
 	char *key_path;
 	char *server_url;  /* NULL when unset */
 	char *hardware_id; /* NULL when unset */

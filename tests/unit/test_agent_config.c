@@ -179,7 +179,7 @@ static void test_errors_have_line_numbers(void **state)
 	parse_bad("[agent]\ndata_dir = /a\x01\n", UPK_ERR_INVALID, "t.conf:2: control character");
 	parse_bad("[agent]\ndata_dir = /\xc3\x28\n", UPK_ERR_INVALID, "invalid UTF-8");
 	parse_bad("[health]\ncommand = true\n[agent]\nfoo=1\n", UPK_ERR_INVALID,
-	          "(known: data_dir, key, server, hardware_id, poll_interval, cmdline, reboot, pre_install)");
+	          "(known: data_dir, private_dir, key, server, hardware_id, poll_interval, cmdline, reboot, pre_install)");
 }
 
 static void test_limits(void **state)
