@@ -672,3 +672,17 @@ void rollout_create_req_clear(struct rollout_create_req *r)
 	free(r->selector);
 	memset(r, 0, sizeof(*r));
 }
+
+/* ---- shared with the other parsers of the server (claim_parse.c) ---- */
+
+upk_status api_parse_object(const void *buf, size_t len, const char *const *allowed, json_t **out,
+			    struct upk_error *err)
+{
+	return parse_object(buf, len, allowed, out, err);
+}
+
+upk_status api_public_key_id(const json_t *obj, char keyid[UPK_KEYID_HEX_LEN + 1],
+			     struct upk_error *err)
+{
+	return check_public_key(obj, keyid, err);
+}

@@ -120,6 +120,15 @@ upk_status parse_assign(const void *buf, size_t len, struct assign_req *out,
 			struct upk_error *err);
 void assign_req_clear(struct assign_req *r);
 
+/*
+ * Shared by every parser: a JSON object with only the allowed members
+ * (NULL-terminated list), and the key id of an ed25519 TUF key object.
+ */
+upk_status api_parse_object(const void *buf, size_t len, const char *const *allowed, json_t **out,
+			    struct upk_error *err);
+upk_status api_public_key_id(const json_t *obj, char keyid[UPK_KEYID_HEX_LEN + 1],
+			     struct upk_error *err);
+
 /* Shared checks. */
 int api_valid_fleet_name(const char *s);
 int api_valid_keyid(const char *s);

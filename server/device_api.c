@@ -94,6 +94,9 @@ void handle_enrol(struct req *rq, struct reply *rp)
 							     "preauthorised", pre != NULL),
 						   now, &err);
 		}
+		/* A claim is one-time: the device has found the fleet it was claimed into. */
+		if (ret == UPK_OK)
+			ret = st->ops->claim_delete(st, rq->fleet_id, e.keyid, &err);
 		if (ret == UPK_OK) {
 			result = json_pack("{s:s, s:s, s:o}", "device", e.keyid, "status", status,
 					   "urls", urls(rq, e.keyid));

@@ -72,6 +72,9 @@ static const struct route ROUTES[] = {
 	{"GET", F "/devices/:device/deployments", AUTH_VIEWER, BODY_NONE, handle_deployment_list,
 	 NULL, NULL, NULL},
 	{"POST", F "/preauth", AUTH_OPERATOR, BODY_JSON, handle_preauth, NULL, NULL, NULL},
+	/* Claims (docs/ownership.md): the device signs with the key its body names, like enrol. */
+	{"POST", F "/claims", AUTH_OPERATOR, BODY_JSON, handle_claim_create, NULL, NULL, NULL},
+	{"POST", "/v1/claim", AUTH_ENROL, BODY_JSON, handle_claim_poll, NULL, NULL, NULL},
 	{"GET", F "/audit", AUTH_VIEWER, BODY_NONE, handle_audit_query, NULL, NULL, NULL},
 	/* Rollouts and pins (rollout.c). */
 	{"POST", F "/rollouts", AUTH_OPERATOR, BODY_JSON, handle_rollout_create, NULL, NULL, NULL},

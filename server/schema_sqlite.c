@@ -146,6 +146,22 @@ const char *const sqlite_migrations[] = {
 	"  created_by TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (fleet_id, device_id, type));",
+
+	/*
+	 * 3: claims of unclaimed devices (after a factory reset): the new
+	 * owner's roots as exact texts and the MAC made with the device's
+	 * one-time code, relayed to the device until it enrols in the fleet.
+	 */
+	"CREATE TABLE claims ("
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id),"
+	"  device_id TEXT NOT NULL,"
+	"  image_root TEXT NOT NULL,"
+	"  director_root TEXT NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (fleet_id, device_id));"
+	"CREATE INDEX claims_device ON claims (device_id, created_at);",
 };
 
 const size_t sqlite_n_migrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

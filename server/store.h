@@ -220,6 +220,23 @@ struct store_ops {
 	upk_status (*audit_query)(struct store *st, int64_t fleet, const char *device_id,
 				  int64_t after, int64_t limit, json_t **rows,
 				  struct upk_error *err);
+
+	/*
+	 * Claims of unclaimed devices (docs/ownership.md): one per device and
+	 * fleet, put replaces. Rows {fleet (its name), device_id, image_root,
+	 * director_root (the exact texts), mac, created_by, created_at}; list
+	 * is every fleet's claims for one device, newest first, at most limit.
+	 * delete of a missing claim is not an error.
+	 */
+	upk_status (*claim_put)(struct store *st, int64_t fleet, const char *device_id,
+				const char *image_root, const char *director_root, const char *mac,
+				const char *created_by, int64_t now, struct upk_error *err);
+	upk_status (*claim_list)(struct store *st, const char *device_id, int64_t limit,
+				 json_t **rows, struct upk_error *err);
+	upk_status (*claim_count)(struct store *st, int64_t fleet, int64_t *n,
+				  struct upk_error *err);
+	upk_status (*claim_delete)(struct store *st, int64_t fleet, const char *device_id,
+				   struct upk_error *err);
 };
 
 struct store {

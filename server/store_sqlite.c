@@ -1242,6 +1242,52 @@ static void sq_close(struct store *st)
 	free(s);
 }
 
+/* ---- claims ---- */
+
+static upk_status sq_claim_put(struct store *st, int64_t fleet, const char *device_id,
+			       const char *image_root, const char *director_root, const char *mac,
+			       const char *created_by, int64_t now, struct upk_error *err)
+{
+	return exec(SQ(st), NULL, err,
+		    "INSERT INTO claims (fleet_id, device_id, image_root, director_root, mac, "
+		    "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+		    "ON CONFLICT (fleet_id, device_id) DO UPDATE SET image_root = "
+		    "excluded.image_root, director_root = excluded.director_root, mac = excluded.mac, "
+		    "created_by = excluded.created_by, created_at = excluded.created_at",
+		    "isssssi", fleet, device_id, image_root, director_root, mac, created_by, now);
+}
+
+static upk_status sq_claim_list(struct store *st, const char *device_id, int64_t limit,
+				json_t **out, struct upk_error *err)
+{
+	return rows(SQ(st), out, err,
+		    "SELECT f.name AS fleet, c.device_id AS device_id, c.image_root AS image_root, "
+		    "c.director_root AS director_root, c.mac AS mac, c.created_by AS created_by, "
+		    "c.created_at AS created_at FROM claims c JOIN fleets f ON f.id = c.fleet_id "
+		    "WHERE c.device_id = ? ORDER BY c.created_at DESC, c.fleet_id DESC LIMIT ?",
+		    "si", device_id, limit);
+}
+
+static upk_status sq_claim_count(struct store *st, int64_t fleet, int64_t *n,
+				 struct upk_error *err)
+{
+	json_t *r = NULL;
+	upk_status ret = row1(SQ(st), "claim count", &r, err,
+			      "SELECT COUNT(*) AS n FROM claims WHERE fleet_id = ?", "i", fleet);
+
+	if (ret == UPK_OK)
+		*n = json_integer_value(json_object_get(r, "n"));
+	json_decref(r);
+	return ret;
+}
+
+static upk_status sq_claim_delete(struct store *st, int64_t fleet, const char *device_id,
+				  struct upk_error *err)
+{
+	return exec(SQ(st), NULL, err, "DELETE FROM claims WHERE fleet_id = ? AND device_id = ?",
+		    "is", fleet, device_id);
+}
+
 static const struct store_ops SQLITE_OPS = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1292,6 +1338,10 @@ static const struct store_ops SQLITE_OPS = {
 	.pin_put = sq_pin_put,
 	.pin_list = sq_pin_list,
 	.pin_delete = sq_pin_delete,
+	.claim_put = sq_claim_put,
+	.claim_list = sq_claim_list,
+	.claim_count = sq_claim_count,
+	.claim_delete = sq_claim_delete,
 };
 
 static upk_status migrate(struct sq *s, struct upk_error *err)
