@@ -118,6 +118,15 @@ static void print_text(const json_t *s)
 			           ? json_string_value(json_object_get(l, "reason"))
 			           : "");
 	}
+	if (json_object_get(s, "claim") != NULL) {
+		const char *cs =
+		    json_string_value(json_object_get(json_object_get(s, "claim"), "status"));
+
+		printf("claim:       %s%s\n", cs ? cs : "?",
+		       cs != NULL && strcmp(cs, "unclaimed") == 0
+		           ? " (factory reset; `upkeepd claim-code` shows the code)"
+		           : "");
+	}
 	if (boot != NULL) {
 		printf("bootloader:  %s\n", json_string_value(json_object_get(boot, "bootloader")));
 		printf("running:     slot %s (from the %s)%s\n",
@@ -190,7 +199,7 @@ int agent_cmd_status(const char *config_path, int argc, char **argv)
 	}
 	if (j != NULL) {
 		static const char *const keys[] = {"installed", "security_version", "update",
-		                                   "last", "refused", "enrolment"};
+		                                   "last", "refused", "enrolment", "claim"};
 		json_t *img = json_object_get(journal_get(j, "installed"), "image");
 
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)

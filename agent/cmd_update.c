@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "claim.h"
 #include "commands.h"
 #include "daemon.h"
 #include "fileio.h"
@@ -61,6 +62,8 @@ static upk_status local_open(struct local *l, int no_reboot, struct upk_error *e
 		ret = identity_load_or_create(l->cfg->key_path, &l->id, err);
 	if (ret == UPK_OK)
 		ret = journal_open(state, &l->j, err);
+	if (ret == UPK_OK)
+		ret = claim_recover(l->cfg, l->j, err);
 	if (ret == UPK_OK)
 		ret = bootloader_open(&l->cfg->bootloader, &l->bl, err);
 	free(state);

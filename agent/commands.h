@@ -27,6 +27,8 @@ int agent_cmd_daemon(const char *config_path, int argc, char **argv);
 int agent_cmd_check(const char *config_path, int argc, char **argv);
 int agent_cmd_install(const char *config_path, int argc, char **argv);
 int agent_cmd_resume(const char *config_path, int argc, char **argv);
+int agent_cmd_reset(const char *config_path, int argc, char **argv);
+int agent_cmd_claim_code(const char *config_path, int argc, char **argv);
 
 /* Shared by the commands (cmd_common.c). */
 int agent_cmd_fail(const char *cmd, const struct upk_error *err);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "commands.h"
 #include "daemon.h"
 #include "fileio.h"
@@ -164,6 +165,19 @@ static upk_status flush_outbox(struct cycle *c, struct upk_error *err)
 	return ret;
 }
 
+/* Talk to the fleet the state now names (after a claim moved the device there). */
+static upk_status relink(struct cycle *c, struct upk_error *err)
+{
+	struct server_link *l = NULL;
+	upk_status ret = server_link_new(claim_server_url(c->cfg, c->j), c->id, &l, err);
+
+	if (ret != UPK_OK)
+		return ret;
+	server_link_free(c->link);
+	c->link = l;
+	return UPK_OK;
+}
+
 static upk_status cycle_once(struct cycle *c, int no_reboot, enum update_outcome *outcome,
                              struct upk_error *err)
 {
@@ -185,6 +199,16 @@ static upk_status cycle_once(struct cycle *c, int no_reboot, enum update_outcome
 	ret = update_resume(&uc, outcome, err);
 	if (ret != UPK_OK || *outcome == UPDATE_REBOOTING)
 		goto report;
+	/* Unclaimed after a factory reset: a verified claim first, then a normal cycle there. */
+	if (claim_unclaimed(c->j)) {
+		int claimed = 0;
+
+		ret = claim_poll(c->cfg, c->j, c->id, c->link, &claimed, err);
+		if (ret == UPK_OK && claimed)
+			ret = relink(c, err);
+		if (ret != UPK_OK || !claimed)
+			goto out;
+	}
 	st = json_string_value(json_object_get(journal_get(c->j, "enrolment"), "status"));
 	if (st == NULL || strcmp(st, "accepted") != 0) {
 		ret = enrol(c, err);
@@ -273,9 +297,6 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	*outcome = UPDATE_IDLE;
-	if (cfg->server_url == NULL)
-		return upk_error_set(err, UPK_ERR_INVALID,
-		                     "%s: no server set ([agent] server = FLEET URL)", cfg->source);
 	state = agent_cmd_state_path(cfg);
 	ret = state == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
 	                    : fio_mkdir_p(cfg->data_dir, 0700, err);
@@ -284,9 +305,14 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 	if (ret == UPK_OK)
 		ret = journal_open(state, &c.j, err);
 	if (ret == UPK_OK)
+		ret = claim_recover(cfg, c.j, err);
+	if (ret == UPK_OK && claim_server_url(cfg, c.j) == NULL)
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+		                    "%s: no server set ([agent] server = FLEET URL)", cfg->source);
+	if (ret == UPK_OK)
 		ret = bootloader_open(&cfg->bootloader, &c.bl, err);
 	if (ret == UPK_OK)
-		ret = server_link_new(cfg->server_url, c.id, &c.link, err);
+		ret = server_link_new(claim_server_url(cfg, c.j), c.id, &c.link, err);
 	if (ret == UPK_OK)
 		ret = upk_fetcher_curl_new(NULL, &c.fetcher, err);
 	if (ret != UPK_OK)

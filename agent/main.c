@@ -25,6 +25,8 @@ static const struct agent_cmd commands[] = {
     {"health", agent_cmd_health, "run the health-check commands"},
     {"commit", agent_cmd_commit, "after a trial boot: health-check and commit the running slot"},
     {"rollback", agent_cmd_rollback, "drop the armed or running trial: back to the committed slot"},
+    {"reset", agent_cmd_reset, "factory reset (as root): wipe owner data, wait for a new owner's claim"},
+    {"claim-code", agent_cmd_claim_code, "show the one-time claim code of a reset device"},
 };
 
 static void help(FILE *f)

@@ -135,14 +135,20 @@ upk_status server_link_call(struct server_link *l, const char *method, const cha
 			return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 		len = strlen(text);
 	}
+	/* base is longer than origin: enough for both forms of rel below. */
 	url = malloc(strlen(l->base) + strlen(rel) + 2);
 	path = malloc(strlen(l->path) + strlen(rel) + 2);
 	if (url == NULL || path == NULL) {
 		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	sprintf(url, "%s/%s", l->base, rel);
-	sprintf(path, "%s/%s", l->path, rel);
+	if (rel[0] == '/') { /* a path on the server's origin, outside the fleet (/v1/claim) */
+		sprintf(url, "%s%s", l->origin, rel);
+		sprintf(path, "%s", rel);
+	} else {
+		sprintf(url, "%s/%s", l->base, rel);
+		sprintf(path, "%s/%s", l->path, rel);
+	}
 	if (text != NULL) {
 		ret = upk_hash_buf(UPK_HASH_SHA256, text, len, sha, err);
 		if (ret != UPK_OK)

@@ -26,7 +26,8 @@ upk_status server_link_new(const char *fleet_url, const struct identity *id,
 void server_link_free(struct server_link *l);
 
 /*
- * Sign and send METHOD fleet_url/rel with body (may be NULL: no body).
+ * Sign and send METHOD fleet_url/rel with body (may be NULL: no body); a rel
+ * starting with '/' is a path on the server's origin instead (e.g. "/v1/claim").
  * *status is the HTTP status, *resp the parsed JSON answer (NULL when none;
  * the caller's). A transport failure is UPK_ERR_IO; HTTP errors are not
  * errors here (callers decide by status).

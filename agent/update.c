@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "fileio.h"
 #include "health.h"
 #include "installer.h"
@@ -1178,6 +1179,11 @@ upk_status update_check(struct update_ctx *ctx, const struct update_source *src,
 
 	*outcome = UPDATE_IDLE;
 	memset(&at, 0, sizeof(at));
+	/* After a factory reset the factory roots must not come back: only a claim brings trust. */
+	if (claim_unclaimed(ctx->journal))
+		return upk_error_set(err, UPK_ERR_INVALID,
+		                     "the device is unclaimed (factory reset): it trusts no owner "
+		                     "until a claim is accepted (docs/ownership.md)");
 	/* Whatever an earlier run left half done is finished first. */
 	ret = update_resume(ctx, outcome, err);
 	if (ret != UPK_OK || *outcome == UPDATE_REBOOTING)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `upkeep device`: the owner's view of a fleet's devices on the server:
- * list, show, accept, reject, tag, pin to a target, unpin, and the history
- * of deployments of one device.
+ * list, show, accept, reject, tag, pin to a target, unpin, the history of
+ * deployments of one device, and the claim of a device after a factory reset.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +11,20 @@
 #include "cli.h"
 #include "commands.h"
 #include "srv_client.h"
+#include "upkeep/claim.h"
 
 static const struct cli_opt dev_opts[] = {
 	SRV_FLEET_OPT,
 	{"status", "STATE", "list: only pending, accepted or rejected devices", 0},
+	SRV_COMMON_OPTS,
+	{NULL, NULL, NULL, 0},
+};
+
+static const struct cli_opt claim_opts[] = {
+	SRV_FLEET_OPT,
+	{"code", "CODE", "the claim code the device shows (XXXXX-XXXXX-XXXXX-XXXXX)", 0},
+	{"image-root", "FILE", "a root of the fleet's image repository, as published", 0},
+	{"director-root", "FILE", "a root of the fleet's director, as published", 0},
 	SRV_COMMON_OPTS,
 	{NULL, NULL, NULL, 0},
 };
@@ -46,9 +56,55 @@ static const struct cli_spec SPECS[] = {
 	{"upkeep device history DEVICE [options]",
 	 "The device's deployments, newest first: target, rollout, state and failure reason.",
 	 dev_opts, 1, 1},
+	{"upkeep device claim DEVICE --code CODE --image-root FILE --director-root FILE [options]",
+	 "Claim a factory-reset device for the fleet: CODE is the one-time code it shows. The\n"
+	 "claim carries an HMAC made with the code over the device id, the fleet and the exact\n"
+	 "bytes of both root files (each must be a root version the fleet serves), so neither\n"
+	 "the server nor anyone without the code can forge it. The device checks it, trusts\n"
+	 "these roots and enrols in the fleet (pre-authorised) at its next check.",
+	 claim_opts, 1, 1},
 };
 
-enum { D_LIST, D_SHOW, D_ACCEPT, D_REJECT, D_TAG, D_PIN, D_UNPIN, D_HISTORY };
+enum { D_LIST, D_SHOW, D_ACCEPT, D_REJECT, D_TAG, D_PIN, D_UNPIN, D_HISTORY, D_CLAIM };
+
+#define CLAIM_MAX_ROOT (32u * 1024u)
+
+/* The claim's body: both root files as exact texts and the MAC over them. */
+static upk_status claim_body(const struct cli_args *a, const char *fleet, char **body,
+			     struct upk_error *err)
+{
+	const char *code = cli_opt(a, "code"), *ip = cli_opt(a, "image-root");
+	const char *dp = cli_opt(a, "director-root");
+	char *ir = NULL, *dr = NULL, mac[UPK_CLAIM_MAC_HEX_LEN + 1];
+	size_t il = 0, dl = 0;
+	json_t *x = NULL;
+	upk_status ret = UPK_OK;
+
+	if (code == NULL || ip == NULL || dp == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     "--code, --image-root and --director-root are required");
+	ret = cli_read_file(ip, CLAIM_MAX_ROOT, &ir, &il, err);
+	if (ret == UPK_OK)
+		ret = cli_read_file(dp, CLAIM_MAX_ROOT, &dr, &dl, err);
+	if (ret == UPK_OK)
+		ret = upk_claim_mac(code, a->pos[0], fleet, ir, il, dr, dl, mac, err);
+	if (ret == UPK_OK) {
+		/* json_stringn keeps the bytes as they are: the MAC covers exactly these. */
+		x = json_pack("{s:s, s:o?, s:o?, s:s}", "device", a->pos[0], "image_root",
+			      json_stringn(ir, il), "director_root", json_stringn(dr, dl), "mac", mac);
+		if (x == NULL || !json_is_string(json_object_get(x, "image_root")) ||
+		    !json_is_string(json_object_get(x, "director_root")))
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "%s or %s is not UTF-8 text (a root file as published)",
+					    ip, dp);
+	}
+	if (ret == UPK_OK && (*body = json_dumps(x, JSON_COMPACT)) == NULL)
+		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	json_decref(x);
+	free(ir);
+	free(dr);
+	return ret;
+}
 
 static void print_device(const json_t *d)
 {
@@ -88,7 +144,7 @@ static int run(int which, int argc, char **argv)
 		int bad = srv_path_append(path, sizeof(path), srv_fleet(c), SRV_ENCODE) != 0 ||
 			  srv_path_append(path, sizeof(path), "/devices", SRV_RAW) != 0;
 
-		if (which != D_LIST)
+		if (which != D_LIST && which != D_CLAIM)
 			bad |= srv_path_append(path, sizeof(path), "/", SRV_RAW) != 0 ||
 			       srv_path_append(path, sizeof(path), a.pos[0], SRV_ENCODE) != 0;
 		switch (which) {
@@ -140,6 +196,12 @@ static int run(int which, int argc, char **argv)
 		case D_HISTORY:
 			bad |= srv_path_append(path, sizeof(path), "/deployments", SRV_RAW) != 0;
 			break;
+		case D_CLAIM:
+			method = "POST";
+			path[strlen(path) - strlen("/devices")] = '\0';
+			bad |= srv_path_append(path, sizeof(path), "/claims", SRV_RAW) != 0;
+			ret = claim_body(&a, srv_fleet(c), &body, &err);
+			break;
 		default:
 			break;
 		}
@@ -182,6 +244,12 @@ static int run(int which, int argc, char **argv)
 			       json_is_integer(json_object_get(x, "rollout_id")) ? "yes" : "-",
 			       reason != NULL ? reason : "");
 		}
+	} else if (which == D_CLAIM) {
+		printf("device %s: claimed for fleet %s (image root v%lld, director root v%lld); it "
+		       "takes the claim at its next check\n",
+		       a.pos[0], srv_fleet(c),
+		       (long long)json_integer_value(json_object_get(ans, "image_root")),
+		       (long long)json_integer_value(json_object_get(ans, "director_root")));
 	} else {
 		printf("device %s: %s\n", a.pos[0],
 		       which == D_ACCEPT   ? "accepted"
@@ -204,6 +272,7 @@ static int d_tag(int argc, char **argv) { return run(D_TAG, argc, argv); }
 static int d_pin(int argc, char **argv) { return run(D_PIN, argc, argv); }
 static int d_unpin(int argc, char **argv) { return run(D_UNPIN, argc, argv); }
 static int d_history(int argc, char **argv) { return run(D_HISTORY, argc, argv); }
+static int d_claim(int argc, char **argv) { return run(D_CLAIM, argc, argv); }
 
 int cmd_device(int argc, char **argv)
 {
@@ -216,6 +285,7 @@ int cmd_device(int argc, char **argv)
 		{"pin", d_pin, "assign a target and keep rollouts away"},
 		{"unpin", d_unpin, "remove a pin"},
 		{"history", d_history, "a device's deployments, newest first"},
+		{"claim", d_claim, "claim a factory-reset device with the code it shows"},
 	};
 
 	return cli_dispatch("upkeep device", sub, sizeof(sub) / sizeof(sub[0]), argc, argv);
