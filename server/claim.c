@@ -66,8 +66,12 @@ static upk_status check_served(struct store *st, int64_t fleet, const char *flee
 	if (ret == UPK_OK && (slen != len || memcmp(served, text, len) != 0))
 		ret = upk_error_set(err, UPK_ERR_INVALID,
 				    "%s: version %lld differs from the %s root fleet %s serves "
-				    "(%zu bytes given, %zu served): give the published file as is",
-				    which, (long long)*version, repo, fleet_name, len, slen);
+				    "(%zu bytes given, %zu served): give the file exactly as the "
+				    "fleet serves it (%s)",
+				    which, (long long)*version, repo, fleet_name, len, slen,
+				    strcmp(repo, STORE_REPO_IMAGE) == 0
+					    ? "GET .../image/metadata/N.root.json"
+					    : "GET .../director/DEVICE/metadata/N.root.json");
 	free(served);
 	return ret;
 }

@@ -330,6 +330,25 @@ static void test_reset_and_claim(void **state_)
 	assert_null(json_object_get(s, "enrolment"));
 	json_decref(s);
 
+	/* The owner tool checks what it can: a mistyped code, missing options. */
+	{
+		char args[4096];
+
+		snprintf(args, sizeof(args),
+		         "device claim %s --fleet bob --code 7K2QU-4TX9A-PB0ZR-H5WCD --image-root "
+		         "%s/bob-image-1.root.json --director-root %s/bob-director-1.root.json",
+		         id, tmp, tmp);
+		assert_int_equal(owner_cli(out, sizeof(out), args), 1);
+		assert_non_null(strstr(out, "not Crockford base32"));
+		assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
+		snprintf(args, sizeof(args), "device claim %s --fleet bob --code %s", id, code);
+		assert_int_not_equal(owner_cli(out, sizeof(out), args), 0);
+		assert_non_null(strstr(out, "--image-root"));
+		assert_int_equal(owner_cli(out, sizeof(out), "device claim --help"), 0);
+		assert_non_null(strstr(out, "--director-root"));
+		assert_int_equal(claims_in_db("bob"), 0);
+	}
+
 	/* A claim with a wrong code: the server relays it, the device refuses it. */
 	wrong_code(code, bad);
 	claim_with(&bob, id, bad);

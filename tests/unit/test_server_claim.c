@@ -132,11 +132,9 @@ static void test_parsers(void **state)
 	t = "{\"device\":\"aaaa\",\"image_root\":{},\"director_root\":\"{}\",\"mac\":\"00\",\"x\":1}";
 	assert_int_equal(parse_claim_create(t, strlen(t), &c, &e), UPK_ERR_INVALID);
 	assert_non_null(strstr(e.msg, "unknown member"));
-	t = malloc(2 * CLAIM_MAX_ROOT_BYTES);
 	big = malloc(CLAIM_MAX_ROOT_BYTES + 2);
 	memset(big, ' ', CLAIM_MAX_ROOT_BYTES + 1);
 	big[CLAIM_MAX_ROOT_BYTES + 1] = '\0';
-	free(t);
 	t = claim_body(dev, big, "{}", MAC);
 	assert_int_equal(parse_claim_create(t, strlen(t), &c, &e), UPK_ERR_TOO_LARGE);
 	free(t);
