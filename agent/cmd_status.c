@@ -205,6 +205,9 @@ int agent_cmd_status(const char *config_path, int argc, char **argv)
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (journal_get(j, keys[k]) != NULL)
 				json_object_set(s, keys[k], journal_get(j, keys[k]));
+		/* A claim (or the owner's config) moved the device: that fleet is the one in use. */
+		if (json_is_string(journal_get(j, "server")))
+			json_object_set(s, "server", journal_get(j, "server"));
 		/* Shorthand kept for scripts: the committed image version. */
 		if (img != NULL)
 			json_object_set(s, "image_version", img);

@@ -404,6 +404,12 @@ static void test_reset_and_claim(void **state_)
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "accepted");
 	json_decref(j);
 	assert_int_equal(agent(out, sizeof(out), "claim-code"), 1);
+	assert_int_equal(agent(out, sizeof(out), "status --json"), 0);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "server")), "/v1/fleets/bob"));
+	assert_string_equal(claim_status(j), "claimed");
+	json_decref(j);
 
 	/* Bob's release installs: signed by bob, verified from bob's roots. */
 	snprintf(api, sizeof(api), "/v1/fleets/bob/devices/%s/assignment", id);
