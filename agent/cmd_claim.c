@@ -78,33 +78,40 @@ static int parse_flags(int argc, char **argv, int want_factory, int *json)
 	return want_factory && !factory ? -1 : 0;
 }
 
-int agent_cmd_reset(const char *config_path, int argc, char **argv)
+/* Both commands: factory set runs the reset, otherwise the stored code is shown. */
+static int run(const char *cmd, const char *usage, int factory, const char *config_path, int argc,
+               char **argv)
 {
 	struct agent_config *cfg;
 	struct journal *j = NULL;
 	struct identity *id = NULL;
 	struct upk_error err = {0};
 	char code[UPK_CLAIM_CODE_DISPLAY_LEN + 1];
+	upk_status ret;
 	int json, rc = 0;
 
-	if (agent_cmd_wants_help(argc, argv, reset_usage))
+	if (agent_cmd_wants_help(argc, argv, usage))
 		return 0;
-	if (parse_flags(argc, argv, 1, &json) != 0)
-		return agent_cmd_usage("reset", reset_usage);
+	if (parse_flags(argc, argv, factory, &json) != 0)
+		return agent_cmd_usage(cmd, usage);
 	/* Being root on the device is the physical presence this reset asks for. */
-	if (geteuid() != 0) {
+	if (factory && geteuid() != 0) {
 		fprintf(stderr, "upkeepd reset: refused: a factory reset must run as root on the "
 		                "device\n");
 		return 1;
 	}
-	cfg = agent_cmd_load_config("reset", config_path);
+	cfg = agent_cmd_load_config(cmd, config_path);
 	if (cfg == NULL)
 		return 1;
-	if (open_state(cfg, &j, &id, &err) != UPK_OK || claim_recover(cfg, j, &err) != UPK_OK ||
-	    factory_reset(cfg, j, code, &err) != UPK_OK) {
-		rc = agent_cmd_fail("reset", &err);
+	ret = open_state(cfg, &j, &id, &err);
+	if (ret == UPK_OK && factory)
+		ret = claim_recover(cfg, j, &err);
+	if (ret == UPK_OK)
+		ret = factory ? factory_reset(cfg, j, code, &err) : claim_code_read(cfg, j, code, &err);
+	if (ret != UPK_OK) {
+		rc = agent_cmd_fail(cmd, &err);
 	} else {
-		if (!json)
+		if (factory && !json)
 			printf("factory reset: owner-private data wiped, trust and enrolment "
 			       "forgotten; waiting for a new owner's claim\n");
 		print_code(id->id, code, json);
@@ -116,29 +123,12 @@ int agent_cmd_reset(const char *config_path, int argc, char **argv)
 	return rc;
 }
 
+int agent_cmd_reset(const char *config_path, int argc, char **argv)
+{
+	return run("reset", reset_usage, 1, config_path, argc, argv);
+}
+
 int agent_cmd_claim_code(const char *config_path, int argc, char **argv)
 {
-	struct agent_config *cfg;
-	struct journal *j = NULL;
-	struct identity *id = NULL;
-	struct upk_error err = {0};
-	char code[UPK_CLAIM_CODE_DISPLAY_LEN + 1];
-	int json, rc = 0;
-
-	if (agent_cmd_wants_help(argc, argv, code_usage))
-		return 0;
-	if (parse_flags(argc, argv, 0, &json) != 0)
-		return agent_cmd_usage("claim-code", code_usage);
-	cfg = agent_cmd_load_config("claim-code", config_path);
-	if (cfg == NULL)
-		return 1;
-	if (open_state(cfg, &j, &id, &err) != UPK_OK || claim_code_read(cfg, j, code, &err) != UPK_OK)
-		rc = agent_cmd_fail("claim-code", &err);
-	else
-		print_code(id->id, code, json);
-	OPENSSL_cleanse(code, sizeof(code));
-	journal_free(j);
-	identity_free(id);
-	agent_config_free(cfg);
-	return rc;
+	return run("claim-code", code_usage, 0, config_path, argc, argv);
 }

@@ -152,12 +152,8 @@ static int setup(void **state_)
 
 static int teardown(void **state_)
 {
-	int st;
-
 	(void)state_;
-	kill(server, SIGTERM);
-	while (waitpid(server, &st, 0) < 0 && errno == EINTR)
-		;
+	tf_stop_server(server);
 	tf_free(&acme);
 	tf_free(&bob);
 	upk_key_free(creator);

@@ -72,12 +72,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int st;
-
 	(void)state;
-	kill(server, SIGTERM);
-	while (waitpid(server, &st, 0) < 0 && errno == EINTR)
-		;
+	tf_stop_server(server);
 	tf_free(&fleet);
 	upk_key_free(creator);
 	free(image_root);

@@ -10,11 +10,13 @@
 #ifndef UPK_TU_FLEET_H
 #define UPK_TU_FLEET_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tu_srv.h"
@@ -228,6 +230,16 @@ static inline pid_t tf_spawn_server(const char *dir, unsigned *port)
 	kill(pid, SIGKILL);
 	fail_msg("upkeep-server did not start");
 	return -1;
+}
+
+/* Stop a server started by tf_spawn_server (SIGTERM, then wait for it). */
+static inline void tf_stop_server(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
 }
 
 static inline void tf_free(struct tfleet *f)
