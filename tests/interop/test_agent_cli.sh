@@ -42,7 +42,7 @@ U="$B/upkeepd --config $T/agent.conf"
 boot() { "$B/upkeep-bootsim" --cmdline "$T/cmdline" grub "$T/grubenv"; }
 
 for c in status identity install-image install-archive health commit rollback daemon check \
-	install resume; do
+	install resume reset claim-code; do
 	$U $c --help >/dev/null || fail "$c --help"
 done
 $U --help | grep -q install-image || fail "--help lists no commands"

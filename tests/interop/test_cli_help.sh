@@ -13,7 +13,8 @@ for cmd in "key generate" "key show" "repo init" "target add" "target remove" "t
 	"delegate add" "delegate remove" "root rotate" sign import renew status publish verify \
 	"bundle create" \
 	"fleet keyset" "fleet create" "fleet show" "device list" "device show" "device accept" \
-	"device reject" "device tag" "device pin" "device unpin" "device history" "release publish" \
+	"device reject" "device tag" "device pin" "device unpin" "device history" "device claim" \
+	"release publish" \
 	"rollout create" "rollout list" "rollout status" "rollout pause" "rollout resume" \
 	"rollout abort" "rollout devices" audit; do
 	group=${cmd%% *}

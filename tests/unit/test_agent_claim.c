@@ -596,6 +596,18 @@ static void test_reset_crash(void **state_)
 	print_message("reset crash test: %d runs, %d finished by the next start\n", runs,
 	              recovered);
 	assert_true(recovered >= 5);
+
+	/* A claim committed just before a crash: the next start deletes the spent code. */
+	owned_device();
+	state_set("claim", json_pack("{s:s, s:s}", "status", "claimed", "fleet", "bob"));
+	tu_write_file(tu_path(dev_dir, "claim-code"), "00000-00000-00000-00000\n", 24);
+	(void)agent(out, sizeof(out), "check");
+	assert_int_equal(access(tu_path(dev_dir, "claim-code"), F_OK), -1);
+	/* An unclaimed device always has a code to show. */
+	state_set("claim", json_pack("{s:s}", "status", "unclaimed"));
+	(void)agent(out, sizeof(out), "check");
+	assert_int_equal(agent(out, sizeof(out), "claim-code"), 0);
+	assert_non_null(strstr(out, "claim code: "));
 }
 
 int main(void)
