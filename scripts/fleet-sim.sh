@@ -45,12 +45,16 @@ fs_bucket() { # SALT DEVICE_ID
 
 # ---- the server ----
 
-# Start upkeep-server on a free loopback port; creator: a public key file.
-# The maintenance pass runs every second so that short soak times end promptly.
-fs_server_start() { # CREATOR_PUB
+# Start upkeep-server on a free loopback port; those who may create fleets
+# are given by their public key files. The maintenance pass runs every
+# second so that short soak times end promptly.
+fs_server_start() { # CREATOR_PUB...
 	mkdir -p "$FS_WORK/server"
+	fs_creators=
+	for fs_c in "$@"; do fs_creators="$fs_creators --creator $fs_c"; done
+	# shellcheck disable=SC2086
 	"$FS_SERVER_BIN" --database "$FS_WORK/server/upkeep.db" --data-dir "$FS_WORK/server/data" \
-		--port 0 --threads 2 --maintenance-interval 1 --creator "$1" \
+		--port 0 --threads 2 --maintenance-interval 1 $fs_creators \
 		2>"$FS_WORK/server/server.log" &
 	FS_SERVER_PID=$!
 	fs_port=
@@ -174,6 +178,50 @@ fs_device_cycle() { # N
 			fs_die "device $1: boot simulator failed: $(cat "$fs_d/boot.log")"
 	done
 	echo "$fs_trail"
+}
+
+# Device N's id as drawn by fs_draw_ids.
+fs_id() { eval "echo \"\$FS_ID_$1\""; }
+
+# New keys for devices 1..N until their rollout buckets fit every SPEC
+# SALT:LO-HI:MIN-MAX (between MIN and MAX devices have a bucket in [LO, HI)
+# for rollout id SALT); sets FS_ID_1 ... FS_ID_N. Buckets of random ids
+# leave a phase of five devices empty now and then (20 % of five is often
+# nobody); a test or a demo that sometimes skips a phase shows nothing about
+# it, so the caller says which phases must have devices. At most 100 draws.
+fs_draw_ids() { # N SPEC...
+	fs_n=$1
+	shift
+	for _ in $(seq 1 100); do
+		fs_ids=
+		for fs_i in $(seq 1 "$fs_n"); do
+			rm -f "$(fs_dev_dir "$fs_i")/data/device.key"
+			fs_ids="$fs_ids $(fs_device_id "$fs_i")"
+		done
+		# shellcheck disable=SC2086
+		if "$FS_PY" - "$@" -- $fs_ids <<'PY'; then
+import hashlib, sys
+args = sys.argv[1:]
+specs, ids = args[:args.index("--")], args[args.index("--") + 1:]
+def bucket(salt, i):
+    d = hashlib.sha256(salt.encode() + b"\0" + i.encode()).digest()
+    return int.from_bytes(d[:8], "big") % 10000
+for spec in specs:
+    salt, rng, cnt = spec.split(":")
+    lo, hi = map(int, rng.split("-"))
+    mn, mx = map(int, cnt.split("-"))
+    if not mn <= sum(lo <= bucket(salt, i) < hi for i in ids) <= mx:
+        sys.exit(1)
+PY
+			fs_i=0
+			for fs_x in $fs_ids; do
+				fs_i=$((fs_i + 1))
+				eval "FS_ID_$fs_i=$fs_x"
+			done
+			return 0
+		fi
+	done
+	fs_die "no device ids in 100 draws fit: $*"
 }
 
 # A member of device N's `upkeepd status --json`.

@@ -80,42 +80,19 @@ BROKEN='sh -c '\''echo "sensor i2c-1 not responding" >&2; exit 3'\'''
 for i in $(seq 1 $N); do
 	fs_device_new "$i" img/staged/root.json dir/staged/root.json "$HEALTHY"
 done
-# Buckets are salted with the rollout id (1 and 2 in a fresh database). With
-# random ids a phase is empty now and then (20 % of five devices is often
-# nobody), and a test that sometimes skips a phase proves nothing about it;
-# so new ids are drawn until rollout 1 (20/60/100 %) has devices in each of
-# its phases and rollout 2 (40/100 %) has 1 to 3 in its first. The failing
-# device F is the one rollout 1 reaches last, so that its failure is 1 of 5.
-F=
-for _ in $(seq 1 60); do
-	ids=
-	for i in $(seq 1 $N); do
-		rm -f "$(fs_dev_dir "$i")/data/device.key"
-		ids="$ids $(fs_device_id "$i")"
-	done
-	# shellcheck disable=SC2086
-	F=$("$FS_PY" - $ids <<'PY'
-import hashlib, sys
-def bucket(salt, i):
-    d = hashlib.sha256(salt.encode() + b"\0" + i.encode()).digest()
-    return int.from_bytes(d[:8], "big") % 10000
-ids = sys.argv[1:]
-b1 = [bucket("1", i) for i in ids]
-b2 = [bucket("2", i) for i in ids]
-ok = (any(b < 2000 for b in b1) and any(2000 <= b < 6000 for b in b1)
-      and any(b >= 6000 for b in b1) and 1 <= sum(b < 4000 for b in b2) <= 3)
-print(b1.index(max(b1)) + 1 if ok else "")
-PY
-)
-	[ -n "$F" ] && break
+# Buckets are salted with the rollout id (1 and 2 in a fresh database): ids
+# are drawn until rollout 1 (20/60/100 %) has devices in each of its phases
+# and rollout 2 (40/100 %) has 1 to 3 in its first. The failing device F is
+# the one rollout 1 reaches last, so that its failure is 1 of 5 (20 %, below
+# rollout 1's threshold of 25 %).
+fs_draw_ids $N 1:0-2000:1-5 1:2000-6000:1-5 1:6000-10000:1-5 2:0-4000:1-3
+ids=
+F=1
+for i in $(seq 1 $N); do
+	ids="$ids $(fs_id "$i")"
+	[ "$(fs_bucket 1 "$(fs_id "$i")")" -gt "$(fs_bucket 1 "$(fs_id "$F")")" ] && F=$i
 done
-[ -n "$F" ] || fail "no suitable device ids in 60 draws"
-i=0
-for id in $ids; do
-	i=$((i + 1))
-	eval "ID_$i=$id"
-done
-id_of() { eval "echo \"\$ID_$1\""; }
+id_of() { fs_id "$1"; }
 fs_device_health "$F" "$BROKEN"
 
 # Indexes (1..N) of the device ids on stdin, sorted, space-separated.
