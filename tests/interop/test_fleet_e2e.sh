@@ -75,6 +75,7 @@ release 2.0.0 2 alice bob
 
 # A release-3 health check that fails on 3.0.0 (a faulty release); device F's
 # fails whatever runs (broken hardware), with a reason the server must keep.
+# shellcheck disable=SC2016 # expanded by the health check's shell
 HEALTHY='sh -c '\''test "$UPKEEP_VERSION" != 3.0.0 || { echo "watchdog: app crash loop on 3.0.0" >&2; exit 1; }'\'''
 BROKEN='sh -c '\''echo "sensor i2c-1 not responding" >&2; exit 3'\'''
 for i in $(seq 1 $N); do
@@ -99,11 +100,13 @@ fs_device_health "$F" "$BROKEN"
 to_index() {
 	"$FS_PY" -c 'import sys; ids=sys.argv[1:]; print(" ".join(sorted(str(ids.index(l.strip())+1) for l in sys.stdin if l.strip())))' "$@"
 }
+# shellcheck disable=SC2086 # $ids is a list of words
 rollout_devices() { # R
 	"$U" rollout devices "$1" --json | fs_json '["devices"]' |
 		"$FS_PY" -c 'import json,sys; [print(d["device"]) for d in json.load(sys.stdin)]' | to_index $ids
 }
 # The devices whose bucket for SALT is below BP basis points.
+# shellcheck disable=SC2086 # $ids is a list of words
 expected() { # SALT BP
 	s=$1 bp=$2
 	for i in $(seq 1 $N); do
