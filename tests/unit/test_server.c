@@ -509,20 +509,20 @@ struct ep {
 	char alt_path[512]; /* for tampering without a body */
 };
 
-#define IDLE_ROLLOUT                                                                               \
-	"{\"target\":\"images/fw-1.0.img\",\"phases\":[{\"percent\":50,\"soak\":86400},"         \
-	"{\"percent\":100}],"                                                                  \
-	"\"selector\":\"tag \\\"site\\\" = \\\"nowhere\\\"\"}"
+/*
+ * A rollout of acme's release that no device matches, so it changes nobody's
+ * assignment; its first phase soaks for a day, so it stays running.
+ */
+static const char IDLE_ROLLOUT[] =
+	"{\"target\":\"images/fw-1.0.img\",\"phases\":[{\"percent\":50,\"soak\":86400},"
+	"{\"percent\":100}],\"selector\":\"tag \\\"site\\\" = \\\"nowhere\\\"\"}";
 
 static char *dup_or_null(const char *b)
 {
 	return b != NULL ? strdup(b) : NULL;
 }
 
-/*
- * A rollout of acme's release that no device matches, so it changes nobody's
- * assignment; its first phase soaks for a day, so it stays running.
- */
+/* Create an idle rollout (above); its id. */
 static int64_t idle_rollout(struct fx *f)
 {
 	json_t *j = tu_srv_expect(f->port, "POST", "/v1/fleets/acme/rollouts", f->creator,
