@@ -488,6 +488,12 @@ static char *state_of(struct fx *f)
 	json_object_set_new(all, "dev0", v);
 	OK(st->ops->fleet_list(st, &v, &e_));
 	json_object_set_new(all, "fleets", v);
+	OK(st->ops->rollout_list(st, id, &v, &e_));
+	json_object_set_new(all, "rollouts", v);
+	OK(st->ops->pin_list(st, id, NULL, &v, &e_));
+	json_object_set_new(all, "pins", v);
+	OK(st->ops->deployment_list(st, id, f->devid[0], 0, &v, &e_));
+	json_object_set_new(all, "dev0_deployments", v);
 	s = json_dumps(all, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(all);
 	return s;
@@ -503,19 +509,41 @@ struct ep {
 	char alt_path[512]; /* for tampering without a body */
 };
 
+/*
+ * A rollout of acme's release that no device matches, so it changes nobody's
+ * assignment; its first phase soaks for a day, so it stays running.
+ */
+static const char IDLE_ROLLOUT[] =
+	"{\"target\":\"images/fw-1.0.img\",\"phases\":[{\"percent\":50,\"soak\":86400},"
+	"{\"percent\":100}],\"selector\":\"tag \\\"site\\\" = \\\"nowhere\\\"\"}";
+
 static char *dup_or_null(const char *b)
 {
 	return b != NULL ? strdup(b) : NULL;
 }
 
+/* Create an idle rollout (above); its id. */
+static int64_t idle_rollout(struct fx *f)
+{
+	json_t *j = tu_srv_expect(f->port, "POST", "/v1/fleets/acme/rollouts", f->creator,
+				  IDLE_ROLLOUT, 201);
+	int64_t id = json_integer_value(json_object_get(j, "id"));
+
+	assert_true(id > 0);
+	json_decref(j);
+	return id;
+}
+
 static void isolation(struct fx *f, int64_t dep)
 {
 	char dir[4400];
-	struct ep eps[32];
+	struct ep eps[40];
 	size_t n = 0;
 	char *before, *after;
 	char *targets, *payload, *droot;
 	const char *d0 = f->devid[0], *d2 = f->devid[2];
+	/* Two rollouts: requests signed for the second are sent for the first. */
+	int64_t ro = idle_rollout(f), ro2 = idle_rollout(f);
 
 	snprintf(dir, sizeof(dir), "%s/acme", f->work);
 	targets = file_text(dir, "img/staged/targets.json");
@@ -558,7 +586,9 @@ static void isolation(struct fx *f, int64_t dep)
 	EP("GET", NULL, N_VIEW, "/v1/fleets/acme/devices/%s", d0);
 	EP("POST", NULL, N_OPER, "/v1/fleets/acme/devices/%s/accept", d2);
 	EP("POST", NULL, N_OPER, "/v1/fleets/acme/devices/%s/reject", d0);
-	EP("PUT", "{\"tags\":{\"site\":\"paris\"}}", N_OPER, "/v1/fleets/acme/devices/%s/tags", d0);
+	/* Still Berlin, so that the replay test's one real change leaves d0 admitted for the pin. */
+	EP("PUT", "{\"tags\":{\"site\":\"berlin\",\"ring\":\"beta\"}}", N_OPER,
+	   "/v1/fleets/acme/devices/%s/tags", d0);
 	EP("GET", NULL, N_VIEW, "/v1/fleets/acme/devices/%s/deployments", d0);
 	EP("POST", "{\"devices\":[{\"id\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "\"}]}",
 	   N_OPER, "/v1/fleets/acme/preauth");
@@ -566,13 +596,33 @@ static void isolation(struct fx *f, int64_t dep)
 	EP("POST", "{\"installed\":{\"image\":\"9.9.9\"}}", N_DEVICE, "/v1/fleets/acme/checkin");
 	EP("POST", "{\"state\":\"failure\",\"reason\":\"forged\"}", N_DEVICE,
 	   "/v1/fleets/acme/deployments/%lld/status", (long long)dep);
+	EP("POST", IDLE_ROLLOUT, N_OPER, "/v1/fleets/acme/rollouts");
+	EP("GET", NULL, N_VIEW, "/v1/fleets/acme/rollouts");
+	EP("GET", NULL, N_VIEW, "/v1/fleets/acme/rollouts/%lld", (long long)ro);
+	EP("GET", NULL, N_VIEW, "/v1/fleets/acme/rollouts/%lld/devices", (long long)ro);
+	EP("POST", NULL, N_OPER, "/v1/fleets/acme/rollouts/%lld/pause", (long long)ro);
+	EP("POST", NULL, N_OPER, "/v1/fleets/acme/rollouts/%lld/resume", (long long)ro);
+	EP("POST", NULL, N_OPER, "/v1/fleets/acme/rollouts/%lld/abort", (long long)ro);
+	EP("PUT", "{\"target\":\"images/fw-1.0.img\"}", N_OPER, "/v1/fleets/acme/devices/%s/pin",
+	   d0);
+	EP("DELETE", NULL, N_OPER, "/v1/fleets/acme/devices/%s/pin/image", d0);
+	assert_true(n <= sizeof(eps) / sizeof(eps[0]));
 	/* Tampering where there is no body: sign one path, send another. */
 	for (size_t i = 0; i < n; i++) {
+		char *r;
+
 		if (eps[i].body != NULL)
 			continue;
 		if (strstr(eps[i].path, "/accept") != NULL)
 			snprintf(eps[i].alt_path, sizeof(eps[i].alt_path),
 				 "/v1/fleets/acme/devices/%s/accept", d0);
+		else if (strstr(eps[i].path, "/pin/") != NULL)
+			snprintf(eps[i].alt_path, sizeof(eps[i].alt_path),
+				 "/v1/fleets/acme/devices/%s/pin/image", d2);
+		else if ((r = strstr(eps[i].path, "/rollouts/")) != NULL)
+			snprintf(eps[i].alt_path, sizeof(eps[i].alt_path),
+				 "/v1/fleets/acme/rollouts/%lld%s", (long long)ro2,
+				 strchr(r + 10, '/') != NULL ? strchr(r + 10, '/') : "");
 		else
 			memcpy(eps[i].alt_path, eps[i].path, sizeof(eps[i].alt_path));
 	}
@@ -661,7 +711,11 @@ static void isolation(struct fx *f, int64_t dep)
 	free(before);
 	free(after);
 
-	/* Replays: the first send works, the same signature again is refused. */
+	/*
+	 * Replays: the first send works, the same signature again is refused.
+	 * Rollout and pin endpoints in their list order: pause, resume, abort;
+	 * pin, unpin, so that each first send is allowed.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		struct ep *e = &eps[i];
 		const struct upk_key *right = e->need == N_DEVICE ? f->dev[0] : f->creator;
@@ -670,11 +724,12 @@ static void isolation(struct fx *f, int64_t dep)
 		struct tsig s;
 
 		if (strcmp(e->method, "GET") != 0 && strstr(e->path, "/tags") == NULL &&
-		    strstr(e->path, "/checkin") == NULL)
+		    strstr(e->path, "/checkin") == NULL && strstr(e->path, "/rollouts") == NULL &&
+		    strstr(e->path, "/pin") == NULL)
 			continue;
 		tu_srv_sign(e->method, e->path, right, e->body, blen, time(NULL), &s);
 		tu_srv_send(f->port, e->method, e->path, &s, e->body, blen, &r);
-		if (r.status != 200)
+		if (r.status != 200 && r.status != 201)
 			fail_msg("%s %s: %ld %s", e->method, e->path, r.status, r.body);
 		tresp_clear(&r);
 		before = state_of(f);
