@@ -55,6 +55,9 @@ void handle_rollout_abort(struct req *rq, struct reply *rp);
 void handle_pin(struct req *rq, struct reply *rp);
 void handle_unpin(struct req *rq, struct reply *rp);
 
+/* transfer.c */
+void handle_transfer_create(struct req *rq, struct reply *rp);
+
 /* audit.c */
 void handle_audit_query(struct req *rq, struct reply *rp);
 
