@@ -177,6 +177,10 @@ refused "transferred to fleet bob-home" device pin "$D1" images/fw-2.img --fleet
 [ "$("$U" device show "$D1" --fleet acme $S_OP --json | js '["status"]')" = transferred ] ||
 	fail "the seller's view of the sold device"
 # shellcheck disable=SC2086
+"$U" device list --status transferred --fleet acme $S_OP >out || fail "device list --status transferred"
+grep -q "^$D1  transferred .* moved to fleet bob-home" out || fail "transferred list: $(cat out)"
+[ "$(wc -l <out)" -eq 1 ] || fail "only the sold device is transferred: $(cat out)"
+# shellcheck disable=SC2086
 q device pin "$D2" images/fw-2.img --fleet acme $S_OP
 # shellcheck disable=SC2086
 refused "HTTP 401" device list --fleet bob-home $S_OP
