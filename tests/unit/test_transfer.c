@@ -88,7 +88,9 @@ static void test_parse(void **state)
 	assert_int_equal(json_array_size(rec.devices), 2);
 	transfer_record_clear(&rec);
 	json_decref(signed_);
-	assert_int_equal(parse_transfer_record(json_object(), &rec, &err), UPK_ERR_NOT_FOUND);
+	signed_ = json_object();
+	assert_int_equal(parse_transfer_record(signed_, &rec, &err), UPK_ERR_NOT_FOUND);
+	json_decref(signed_);
 
 #define REC(i, ...) snprintf(bad_records[i], sizeof(bad_records[i]), __VA_ARGS__)
 	REC(0, "{\"upkeep_transfer\":{\"id\":\"%s\",\"from_fleet\":\"acme\",\"to_fleet\":\"b\","
