@@ -169,13 +169,35 @@ static upk_status check_public_key(const json_t *obj, char keyid[UPK_KEYID_HEX_L
 
 /* ---- fleets and keys ---- */
 
+/* A key set id and two root objects, as fleet creation and transfers take them. */
+static upk_status keyset_and_roots(const json_t *doc, char *keyset_out, size_t size,
+				   json_t **image_root, json_t **director_root,
+				   struct upk_error *err)
+{
+	const char *keyset;
+	upk_status ret = get_string(doc, "keyset", 1, 64, &keyset, err);
+
+	if (ret == UPK_OK && !charset(keyset, 32, 32, ""))
+		ret = upk_error_set(err, UPK_ERR_INVALID, "keyset \"%s\" is not a key set id", keyset);
+	if (ret == UPK_OK && (!json_is_object(json_object_get(doc, "image_root")) ||
+			      !json_is_object(json_object_get(doc, "director_root"))))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "image_root and director_root must be signed root objects");
+	if (ret == UPK_OK) {
+		snprintf(keyset_out, size, "%s", keyset);
+		*image_root = json_incref(json_object_get(doc, "image_root"));
+		*director_root = json_incref(json_object_get(doc, "director_root"));
+	}
+	return ret;
+}
+
 upk_status parse_fleet_create(const void *buf, size_t len, struct fleet_create_req *out,
 			      struct upk_error *err)
 {
 	static const char *const ALLOWED[] = {"name", "keyset", "image_root", "director_root",
 					      NULL};
 	json_t *doc = NULL;
-	const char *name, *keyset;
+	const char *name;
 	upk_status ret;
 
 	memset(out, 0, sizeof(*out));
@@ -188,19 +210,10 @@ upk_status parse_fleet_create(const void *buf, size_t len, struct fleet_create_r
 				    "name \"%s\" is not 1-%d bytes of [a-z0-9-] (not starting with -)",
 				    name, API_MAX_NAME);
 	if (ret == UPK_OK)
-		ret = get_string(doc, "keyset", 1, 64, &keyset, err);
-	if (ret == UPK_OK && !charset(keyset, 32, 32, ""))
-		ret = upk_error_set(err, UPK_ERR_INVALID, "keyset \"%s\" is not a key set id", keyset);
-	if (ret == UPK_OK && (!json_is_object(json_object_get(doc, "image_root")) ||
-			      !json_is_object(json_object_get(doc, "director_root"))))
-		ret = upk_error_set(err, UPK_ERR_INVALID,
-				    "image_root and director_root must be signed root objects");
-	if (ret == UPK_OK) {
+		ret = keyset_and_roots(doc, out->keyset, sizeof(out->keyset), &out->image_root,
+				       &out->director_root, err);
+	if (ret == UPK_OK)
 		snprintf(out->name, sizeof(out->name), "%s", name);
-		snprintf(out->keyset, sizeof(out->keyset), "%s", keyset);
-		out->image_root = json_incref(json_object_get(doc, "image_root"));
-		out->director_root = json_incref(json_object_get(doc, "director_root"));
-	}
 	json_decref(doc);
 	return ret;
 }
@@ -690,25 +703,14 @@ upk_status parse_transfer(const void *buf, size_t len, struct transfer_req *out,
 {
 	static const char *const ALLOWED[] = {"keyset", "image_root", "director_root", NULL};
 	json_t *doc = NULL;
-	const char *keyset;
 	upk_status ret;
 
 	memset(out, 0, sizeof(*out));
 	ret = parse_object(buf, len, ALLOWED, &doc, err);
 	if (ret != UPK_OK)
 		return ret;
-	ret = get_string(doc, "keyset", 1, 64, &keyset, err);
-	if (ret == UPK_OK && !charset(keyset, 32, 32, ""))
-		ret = upk_error_set(err, UPK_ERR_INVALID, "keyset \"%s\" is not a key set id", keyset);
-	if (ret == UPK_OK && (!json_is_object(json_object_get(doc, "image_root")) ||
-			      !json_is_object(json_object_get(doc, "director_root"))))
-		ret = upk_error_set(err, UPK_ERR_INVALID,
-				    "image_root and director_root must be signed root objects");
-	if (ret == UPK_OK) {
-		snprintf(out->keyset, sizeof(out->keyset), "%s", keyset);
-		out->image_root = json_incref(json_object_get(doc, "image_root"));
-		out->director_root = json_incref(json_object_get(doc, "director_root"));
-	}
+	ret = keyset_and_roots(doc, out->keyset, sizeof(out->keyset), &out->image_root,
+			       &out->director_root, err);
 	json_decref(doc);
 	return ret;
 }

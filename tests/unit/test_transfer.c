@@ -10,22 +10,18 @@
  * the served files byte for byte as they were; a resale to a third owner;
  * and the real binary killed with SIGKILL right after a 201.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
 #include "tu_fleet.h"
+#include "tu_server.h"
 
 #include "api_parse.h"
-#include "config.h"
-#include "server.h"
 
 #define OK(call)                                                                                   \
 	do {                                                                                       \
@@ -132,22 +128,20 @@ struct fx {
 	struct tfleet fl; /* acme, the seller's */
 };
 
+static struct tf_server fx_server(struct fx *f)
+{
+	struct tf_server s = {.db = f->db, .data = f->data, .n_creators = 2};
+
+	s.creators[0] = f->seller_pub;
+	s.creators[1] = f->buyer_pub;
+	return s;
+}
+
 static void fx_start(struct fx *f)
 {
-	struct server_config cfg;
-	struct upk_error err = {0};
+	struct tf_server s = fx_server(f);
 
-	OK(config_init(&cfg, &e_));
-	OK(config_set(&cfg, "database", f->db, &e_));
-	OK(config_set(&cfg, "data_dir", f->data, &e_));
-	OK(config_set(&cfg, "port", "0", &e_));
-	OK(config_set(&cfg, "threads", "2", &e_));
-	OK(config_set(&cfg, "log_level", getenv("UPK_LOG") ? getenv("UPK_LOG") : "warn", &e_));
-	OK(config_set(&cfg, "maintenance_interval", "3600", &e_));
-	OK(config_set(&cfg, "creator", f->seller_pub, &e_));
-	OK(config_set(&cfg, "creator", f->buyer_pub, &e_));
-	if (server_start(&cfg, &f->srv, &err) != UPK_OK)
-		fail_msg("server_start: %s", err.msg);
+	f->srv = tf_server_start(&s);
 	f->port = f->srv->port;
 }
 
@@ -704,51 +698,11 @@ static void test_sale_refusals_resale(void **state)
 
 /* ---- durability: SIGKILL right after the 201 ---- */
 
-static pid_t spawned = -1;
-
-static int kill_spawned(void **state)
-{
-	(void)state;
-	if (spawned > 0) {
-		kill(spawned, SIGKILL);
-		waitpid(spawned, NULL, 0);
-		spawned = -1;
-	}
-	return 0;
-}
-
 static pid_t spawn(struct fx *f, const char *log)
 {
-	char bin[4200];
-	pid_t pid;
+	struct tf_server s = fx_server(f);
 
-	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", f->db, "--data-dir", f->data, "--port", "0",
-		      "--threads", "2", "--creator", f->seller_pub, "--creator", f->buyer_pub,
-		      (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			f->port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			spawned = pid;
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("server did not start");
-	return -1;
+	return tf_spawn(&s, log, &f->port);
 }
 
 static void test_sigkill(void **state)
@@ -756,7 +710,6 @@ static void test_sigkill(void **state)
 	struct fx fx, *f = &fx;
 	char log[4200], dev[300], *body;
 	pid_t pid;
-	int st;
 
 	(void)state;
 	fx_init(f);
@@ -776,10 +729,7 @@ static void test_sigkill(void **state)
 	body = body_of(f, "sold", "sold", "bks");
 	json_decref(tu_srv_expect(f->port, "POST", "/v1/transfers", f->buyer, body, 201));
 	/* Killed right after the acknowledgement: no shutdown, no checkpoint. */
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	spawned = -1;
-	assert_true(WIFSIGNALED(st));
+	tf_stop(pid, SIGKILL);
 
 	snprintf(log, sizeof(log), "%s/run2.log", f->tmp);
 	pid = spawn(f, log);
@@ -796,10 +746,7 @@ static void test_sigkill(void **state)
 	/* The key set was consumed and the device moved: the same request is refused. */
 	refused(f, body, f->buyer, 409, "already transferred", "no-such");
 	free(body);
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
-	spawned = -1;
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tf_stop(pid, SIGTERM);
 	fx_done(f);
 }
 
@@ -808,7 +755,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_sale_refusals_resale),
-		cmocka_unit_test_teardown(test_sigkill, kill_spawned),
+		cmocka_unit_test_teardown(test_sigkill, tf_kill_spawned),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
