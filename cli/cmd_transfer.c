@@ -191,6 +191,7 @@ static const struct cli_opt create_opts[] = {
 	{"keyset", "FILE", "the buyer's keyset.json from 'upkeep fleet keyset'", 0},
 	{"expires", "WHEN", "expiry of both new roots (default 365d)", 0},
 	{"out", "TDIR", "the transfer directory to write", 0},
+	{"json", NULL, "print transfer.json instead of a summary", 0},
 	{NULL, NULL, NULL, 0},
 };
 
@@ -503,6 +504,10 @@ static int transfer_create(int argc, char **argv)
 			      : save_json(path, summary, &err);
 	if (ret != UPK_OK)
 		goto out;
+	if (cli_flag(&a, "json")) {
+		ret = cli_print_json(json_incref(summary), &err);
+		goto out;
+	}
 	printf("transfer %s: %zu device(s) from fleet %s to new fleet %s\n",
 	       json_string_value(json_object_get(record, "id")),
 	       json_array_size(json_object_get(record, "devices")), cli_opt(&a, "from-fleet"),

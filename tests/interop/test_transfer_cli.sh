@@ -107,10 +107,13 @@ for k in b1 b2 b3 bt; do q key generate $k --no-passphrase; done
 
 echo "== transfer create (seller)"
 cd "$W/seller"
-q transfer create --image img --director dir --from-fleet acme --to-fleet bob-home \
+"$U" transfer create --image img --director dir --from-fleet acme --to-fleet bob-home \
 	--device "$D1" --root-key "$W/buyer/b1.pub" --root-key "$W/buyer/b2.pub" \
 	--root-key "$W/buyer/b3.pub" --root-threshold 2 --targets-key "$W/buyer/bt.pub" \
-	--keyset "$W/buyer/bks/keyset.json" --out sale
+	--keyset "$W/buyer/bks/keyset.json" --out sale --json >created.json || fail "transfer create"
+cmp -s created.json sale/transfer.json || python3 -c "import json,sys; \
+	assert json.load(open('created.json')) == json.load(open('sale/transfer.json'))" ||
+	fail "transfer create --json is not transfer.json"
 for f in transfer.json image-root.json director-root.json image-chain/1.root.json \
 	director-chain/1.root.json; do
 	[ -f "sale/$f" ] || fail "transfer create did not write sale/$f"
