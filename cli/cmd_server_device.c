@@ -15,7 +15,7 @@
 
 static const struct cli_opt dev_opts[] = {
 	SRV_FLEET_OPT,
-	{"status", "STATE", "list: only pending, accepted or rejected devices", 0},
+	{"status", "STATE", "list: only pending, accepted, rejected or transferred devices", 0},
 	SRV_COMMON_OPTS,
 	{NULL, NULL, NULL, 0},
 };
@@ -119,6 +119,8 @@ static void print_device(const json_t *d)
 		printf(" %s=%s", k, json_string_value(v));
 	json_object_foreach(json_object_get(d, "installed"), k, v)
 		printf(" [%s %s]", k, json_string_value(v));
+	if (json_is_string(json_object_get(d, "moved_to")))
+		printf(" moved to fleet %s", json_string_value(json_object_get(d, "moved_to")));
 	putchar('\n');
 }
 

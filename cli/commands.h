@@ -24,5 +24,8 @@ int cmd_release(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
+/* Ownership (cmd_transfer.c, cmd_ownership.c). */
+int cmd_transfer(int argc, char **argv);
+int cmd_ownership(int argc, char **argv);
 
 #endif

@@ -29,6 +29,8 @@ static const struct cli_command commands[] = {
 	{"release", cmd_release, "server: upload a published repository and its payloads"},
 	{"rollout", cmd_rollout, "server: phased rollouts; create, status, pause, resume, abort"},
 	{"audit", cmd_audit, "server: the fleet's audit log"},
+	{"transfer", cmd_transfer, "sell devices: transfer roots, signatures, submit, adopt"},
+	{"ownership", cmd_ownership, "server: a fleet's verified ownership history (root chain)"},
 };
 
 int main(int argc, char **argv)

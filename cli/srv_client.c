@@ -43,15 +43,13 @@ static const char *opt_or_env(const struct cli_args *a, const char *opt, const c
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **out,
-		    struct upk_error *err)
+/* The connection without a key: server URL and fleet. */
+static upk_status conn_new(const struct cli_args *a, int need_fleet, struct srv_conn **out,
+			   struct upk_error *err)
 {
 	const char *url = opt_or_env(a, "server", "UPKEEP_SERVER");
-	const char *key = opt_or_env(a, "key", "UPKEEP_KEY");
 	const char *fleet = opt_or_env(a, "fleet", "UPKEEP_FLEET");
 	struct srv_conn *c;
-	json_t *tuf = NULL;
-	upk_status ret;
 	size_t n;
 
 	if (url == NULL)
@@ -60,9 +58,6 @@ upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "server \"%.200s\" is not an http:// or https:// URL", url);
-	if (key == NULL)
-		return upk_error_set(err, UPK_ERR_INVALID,
-				     "no owner key: give --key FILE or set UPKEEP_KEY");
 	if (need_fleet && fleet == NULL)
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "no fleet: give --fleet NAME or set UPKEEP_FLEET");
@@ -74,12 +69,39 @@ upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **
 	c->fleet = fleet != NULL ? strdup(fleet) : NULL;
 	c->curl = curl_easy_init();
 	if (c->base == NULL || (fleet != NULL && c->fleet == NULL) || c->curl == NULL) {
-		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-		goto fail;
+		srv_close(c);
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	}
 	n = strlen(c->base);
 	while (n > 0 && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
+	*out = c;
+	return UPK_OK;
+}
+
+upk_status srv_open_public(const struct cli_args *a, int need_fleet, struct srv_conn **out,
+			   struct upk_error *err)
+{
+	return conn_new(a, need_fleet, out, err);
+}
+
+upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **out,
+		    struct upk_error *err)
+{
+	const char *key = opt_or_env(a, "key", "UPKEEP_KEY");
+	struct srv_conn *c = NULL;
+	json_t *tuf = NULL;
+	upk_status ret;
+
+	/* The server's absence is reported first, as before there was a key. */
+	if (key == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     opt_or_env(a, "server", "UPKEEP_SERVER") == NULL
+					     ? "no server: give --server URL or set UPKEEP_SERVER"
+					     : "no owner key: give --key FILE or set UPKEEP_KEY");
+	ret = conn_new(a, need_fleet, &c, err);
+	if (ret != UPK_OK)
+		return ret;
 	ret = cli_load_key(key, cli_opt(a, "passphrase-file"), 1, &c->key, err);
 	if (ret == UPK_OK && upk_key_type(c->key) != UPK_KEY_ED25519)
 		ret = upk_error_set(err, UPK_ERR_UNSUPPORTED, "%s: requests are signed with ed25519 keys",
@@ -92,13 +114,12 @@ upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **
 		snprintf(c->pubhex, sizeof(c->pubhex), "%s",
 			 json_string_value(json_object_get(json_object_get(tuf, "keyval"), "public")));
 	json_decref(tuf);
-	if (ret != UPK_OK)
-		goto fail;
+	if (ret != UPK_OK) {
+		srv_close(c);
+		return ret;
+	}
 	*out = c;
 	return UPK_OK;
-fail:
-	srv_close(c);
-	return ret;
 }
 
 void srv_close(struct srv_conn *c)
@@ -304,6 +325,36 @@ upk_status srv_exists(struct srv_conn *c, const char *path, int *exists, struct 
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	*exists = status == 200;
 	return UPK_OK;
+}
+
+upk_status srv_get_public(struct srv_conn *c, const char *path, char **body, size_t *len,
+			  struct upk_error *err)
+{
+	struct buf b = {0};
+	char url[8400];
+	long status = 0;
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	reset(c, "GET", url, &b);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
+	rc = curl_easy_perform(c->curl);
+	if (rc != CURLE_OK) {
+		free(b.data);
+		if (b.too_big)
+			return upk_error_set(err, UPK_ERR_TOO_LARGE, "GET %s: answer over %u bytes",
+					     path, SRV_MAX_RESPONSE);
+		return upk_error_set(err, UPK_ERR_IO, "GET %s: %s", url, curl_easy_strerror(rc));
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		free(b.data);
+		return upk_error_set(err, status == 404 ? UPK_ERR_NOT_FOUND : UPK_ERR_INVALID,
+				     "GET %s: HTTP %ld", path, status);
+	}
+	*len = b.len;
+	*body = b.data != NULL ? b.data : strdup("");
+	return *body != NULL ? UPK_OK : upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 }
 
 struct progress {

@@ -36,6 +36,9 @@ struct srv_conn;
  */
 upk_status srv_open(const struct cli_args *a, int need_fleet, struct srv_conn **out,
 		    struct upk_error *err);
+/* The same without a key, for public GETs only (srv_get_public). */
+upk_status srv_open_public(const struct cli_args *a, int need_fleet, struct srv_conn **out,
+			   struct upk_error *err);
 void srv_close(struct srv_conn *c);
 
 /* The fleet name given, or NULL. */
@@ -61,6 +64,13 @@ upk_status srv_call(struct srv_conn *c, const char *method, const char *path, co
  */
 upk_status srv_put_file(struct srv_conn *c, const char *path, const char *file,
 			const char *label, json_t **out, struct upk_error *err);
+
+/*
+ * An unsigned GET of a public file (a repository's metadata): its bytes
+ * (NUL-terminated, malloc()ed) on 200, UPK_ERR_NOT_FOUND on 404.
+ */
+upk_status srv_get_public(struct srv_conn *c, const char *path, char **body, size_t *len,
+			  struct upk_error *err);
 
 /* 1 when an unsigned GET of path answers 200 (a public repository file exists). */
 upk_status srv_exists(struct srv_conn *c, const char *path, int *exists, struct upk_error *err);

@@ -169,13 +169,35 @@ static upk_status check_public_key(const json_t *obj, char keyid[UPK_KEYID_HEX_L
 
 /* ---- fleets and keys ---- */
 
+/* A key set id and two root objects, as fleet creation and transfers take them. */
+static upk_status keyset_and_roots(const json_t *doc, char *keyset_out, size_t size,
+				   json_t **image_root, json_t **director_root,
+				   struct upk_error *err)
+{
+	const char *keyset;
+	upk_status ret = get_string(doc, "keyset", 1, 64, &keyset, err);
+
+	if (ret == UPK_OK && !charset(keyset, 32, 32, ""))
+		ret = upk_error_set(err, UPK_ERR_INVALID, "keyset \"%s\" is not a key set id", keyset);
+	if (ret == UPK_OK && (!json_is_object(json_object_get(doc, "image_root")) ||
+			      !json_is_object(json_object_get(doc, "director_root"))))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "image_root and director_root must be signed root objects");
+	if (ret == UPK_OK) {
+		snprintf(keyset_out, size, "%s", keyset);
+		*image_root = json_incref(json_object_get(doc, "image_root"));
+		*director_root = json_incref(json_object_get(doc, "director_root"));
+	}
+	return ret;
+}
+
 upk_status parse_fleet_create(const void *buf, size_t len, struct fleet_create_req *out,
 			      struct upk_error *err)
 {
 	static const char *const ALLOWED[] = {"name", "keyset", "image_root", "director_root",
 					      NULL};
 	json_t *doc = NULL;
-	const char *name, *keyset;
+	const char *name;
 	upk_status ret;
 
 	memset(out, 0, sizeof(*out));
@@ -188,19 +210,10 @@ upk_status parse_fleet_create(const void *buf, size_t len, struct fleet_create_r
 				    "name \"%s\" is not 1-%d bytes of [a-z0-9-] (not starting with -)",
 				    name, API_MAX_NAME);
 	if (ret == UPK_OK)
-		ret = get_string(doc, "keyset", 1, 64, &keyset, err);
-	if (ret == UPK_OK && !charset(keyset, 32, 32, ""))
-		ret = upk_error_set(err, UPK_ERR_INVALID, "keyset \"%s\" is not a key set id", keyset);
-	if (ret == UPK_OK && (!json_is_object(json_object_get(doc, "image_root")) ||
-			      !json_is_object(json_object_get(doc, "director_root"))))
-		ret = upk_error_set(err, UPK_ERR_INVALID,
-				    "image_root and director_root must be signed root objects");
-	if (ret == UPK_OK) {
+		ret = keyset_and_roots(doc, out->keyset, sizeof(out->keyset), &out->image_root,
+				       &out->director_root, err);
+	if (ret == UPK_OK)
 		snprintf(out->name, sizeof(out->name), "%s", name);
-		snprintf(out->keyset, sizeof(out->keyset), "%s", keyset);
-		out->image_root = json_incref(json_object_get(doc, "image_root"));
-		out->director_root = json_incref(json_object_get(doc, "director_root"));
-	}
 	json_decref(doc);
 	return ret;
 }
@@ -685,4 +698,123 @@ upk_status api_public_key_id(const json_t *obj, char keyid[UPK_KEYID_HEX_LEN + 1
 			     struct upk_error *err)
 {
 	return check_public_key(obj, keyid, err);
+}
+
+/* ---- ownership transfer ---- */
+
+static int lower_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+upk_status parse_transfer(const void *buf, size_t len, struct transfer_req *out,
+			  struct upk_error *err)
+{
+	static const char *const ALLOWED[] = {"keyset", "image_root", "director_root", NULL};
+	json_t *doc = NULL;
+	upk_status ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = parse_object(buf, len, ALLOWED, &doc, err);
+	if (ret != UPK_OK)
+		return ret;
+	ret = keyset_and_roots(doc, out->keyset, sizeof(out->keyset), &out->image_root,
+			       &out->director_root, err);
+	json_decref(doc);
+	return ret;
+}
+
+void transfer_req_clear(struct transfer_req *r)
+{
+	json_decref(r->image_root);
+	json_decref(r->director_root);
+	memset(r, 0, sizeof(*r));
+}
+
+static upk_status record_fleet(const json_t *rec, const char *name, char *out, size_t size,
+			       struct upk_error *err)
+{
+	const char *v;
+	upk_status ret = get_string(rec, name, 1, API_MAX_NAME, &v, err);
+
+	if (ret == UPK_OK && !api_valid_fleet_name(v))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "upkeep_transfer.%s \"%s\" is not a fleet name", name, v);
+	if (ret == UPK_OK)
+		snprintf(out, size, "%s", v);
+	return ret;
+}
+
+upk_status parse_transfer_record(const json_t *root_signed, struct transfer_record *out,
+				 struct upk_error *err)
+{
+	const json_t *rec = json_object_get(root_signed, "upkeep_transfer"), *devs, *d;
+	const char *key, *id, *prev = NULL;
+	json_t *v;
+	size_t i;
+	upk_status ret = UPK_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (rec == NULL)
+		return upk_error_set(err, UPK_ERR_NOT_FOUND, "the root carries no upkeep_transfer");
+	if (!json_is_object(rec))
+		return upk_error_set(err, UPK_ERR_INVALID, "upkeep_transfer is not an object");
+	json_object_foreach((json_t *)rec, key, v) {
+		if (strcmp(key, "id") != 0 && strcmp(key, "from_fleet") != 0 &&
+		    strcmp(key, "to_fleet") != 0 && strcmp(key, "devices") != 0)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "upkeep_transfer: unknown member \"%.64s\"", key);
+	}
+	ret = get_string(rec, "id", 1, 32, &id, err);
+	if (ret == UPK_OK && !lower_hex(id, 32))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "upkeep_transfer.id \"%s\" is not 32 lower-case hex digits", id);
+	if (ret == UPK_OK)
+		ret = record_fleet(rec, "from_fleet", out->from_fleet, sizeof(out->from_fleet), err);
+	if (ret == UPK_OK)
+		ret = record_fleet(rec, "to_fleet", out->to_fleet, sizeof(out->to_fleet), err);
+	if (ret == UPK_OK && strcmp(out->from_fleet, out->to_fleet) == 0)
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "upkeep_transfer: from_fleet and to_fleet are both \"%s\"",
+				    out->from_fleet);
+	devs = json_object_get(rec, "devices");
+	if (ret == UPK_OK && (!json_is_array(devs) || json_array_size(devs) == 0))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "upkeep_transfer.devices must be a non-empty array");
+	if (ret == UPK_OK && json_array_size(devs) > API_MAX_TRANSFER_DEVICES)
+		ret = upk_error_set(err, UPK_ERR_TOO_LARGE,
+				    "upkeep_transfer.devices has more than %d entries",
+				    API_MAX_TRANSFER_DEVICES);
+	json_array_foreach(devs, i, d) {
+		const char *s = json_string_value(d);
+
+		if (ret != UPK_OK)
+			break;
+		if (s == NULL || !api_valid_keyid(s))
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "upkeep_transfer.devices[%zu] is not a device id", i);
+		/* Sorted and distinct: one canonical record per set of devices. */
+		else if (prev != NULL && strcmp(prev, s) >= 0)
+			ret = upk_error_set(err, UPK_ERR_INVALID,
+					    "upkeep_transfer.devices must be sorted and distinct "
+					    "(entry %zu)",
+					    i);
+		prev = s;
+	}
+	if (ret != UPK_OK)
+		return ret;
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	out->devices = json_incref((json_t *)devs);
+	return UPK_OK;
+}
+
+void transfer_record_clear(struct transfer_record *r)
+{
+	json_decref(r->devices);
+	memset(r, 0, sizeof(*r));
 }

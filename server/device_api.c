@@ -18,6 +18,7 @@
 #include "rollout.h"
 #include "server.h"
 #include "store.h"
+#include "transfer.h"
 
 /* Where a device finds its repositories (relative URLs: the server may sit behind a proxy). */
 static json_t *urls(const struct req *rq, const char *device)
@@ -97,10 +98,12 @@ void handle_enrol(struct req *rq, struct reply *rp)
 		/* A claim is one-time: the device has found the fleet it was claimed into. */
 		if (ret == UPK_OK)
 			ret = st->ops->claim_delete(st, rq->fleet_id, e.keyid, &err);
-		if (ret == UPK_OK) {
+		/* A sold device only learns where it went (docs/ownership.md). */
+		if (ret == UPK_OK && strcmp(status, "transferred") == 0)
+			result = transfer_moved_answer(e.keyid, existing);
+		else if (ret == UPK_OK)
 			result = json_pack("{s:s, s:s, s:o}", "device", e.keyid, "status", status,
 					   "urls", urls(rq, e.keyid));
-		}
 	});
 	if (ret != UPK_OK)
 		reply_upk(rp, ret, &err);
@@ -165,6 +168,14 @@ void handle_checkin(struct req *rq, struct reply *rp)
 		return;
 	}
 	ret = st->ops->device_get(st, rq->fleet_id, rq->who.keyid, &before, &err);
+	/* A sold device is told where it went; its old fleet records nothing more. */
+	if (ret == UPK_OK &&
+	    strcmp(json_string_value(json_object_get(before, "status")), "transferred") == 0) {
+		reply_json(rp, 200, transfer_moved_answer(rq->who.keyid, before));
+		json_decref(before);
+		checkin_req_clear(&c);
+		return;
+	}
 	if (ret == UPK_OK && !changes_inventory(&c, before)) {
 		/*
 		 * Nearly every check-in only says "still here": a deferred,
@@ -302,8 +313,10 @@ void handle_device_list(struct req *rq, struct reply *rp)
 
 	if (req_query(rq, "status", status, sizeof(status)) < 0 ||
 	    (status[0] != '\0' && strcmp(status, "pending") != 0 &&
-	     strcmp(status, "accepted") != 0 && strcmp(status, "rejected") != 0)) {
-		reply_error(rp, 400, "invalid", "status must be pending, accepted or rejected");
+	     strcmp(status, "accepted") != 0 && strcmp(status, "rejected") != 0 &&
+	     strcmp(status, "transferred") != 0)) {
+		reply_error(rp, 400, "invalid",
+			    "status must be pending, accepted, rejected or transferred");
 		return;
 	}
 	ret = st->ops->device_list(st, rq->fleet_id, status[0] ? status : NULL, &rows, &err);

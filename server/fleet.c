@@ -16,6 +16,7 @@
 #include "api_parse.h"
 #include "audit.h"
 #include "auth.h"
+#include "fleet.h"
 #include "handlers.h"
 #include "log.h"
 #include "server.h"
@@ -106,10 +107,10 @@ out:
 	reply_json(rp, 201, json_pack("{s:s, s:o}", "keyset", id, "keys", pub));
 }
 
-/* Parse and check one of the two roots given at creation. */
-static upk_status first_root(const json_t *obj, const char *what, int64_t now,
-			     struct upk_metadata **md, char **text, size_t *len,
-			     struct upk_error *err)
+upk_status fleet_root_parse(const json_t *obj, const char *what,
+			    const struct upk_metadata *trusted, int64_t now,
+			    struct upk_metadata **md, char **text, size_t *len,
+			    struct upk_error *err)
 {
 	char *raw = json_dumps(obj, JSON_COMPACT);
 	upk_status ret;
@@ -119,11 +120,72 @@ static upk_status first_root(const json_t *obj, const char *what, int64_t now,
 	ret = upk_metadata_parse(raw, strlen(raw), UPK_ROLE_ROOT, NULL, md, err);
 	free(raw);
 	if (ret == UPK_OK)
-		ret = root_check_first(*md, now, err);
+		ret = trusted != NULL ? root_check_next(trusted, *md, now, err)
+				      : root_check_first(*md, now, err);
 	if (ret == UPK_OK)
 		ret = upk_metadata_serialize(*md, 0, text, len, err);
 	if (ret != UPK_OK)
 		upk_error_prefix(err, ret, "%s: ", what);
+	return ret;
+}
+
+upk_status fleet_create_keyset(struct store *st, const char *name, const char *keyset,
+			       const char *creator, const struct upk_metadata *iroot,
+			       const struct upk_metadata *droot, int64_t now, int64_t *fleet,
+			       struct upk_error *err)
+{
+	char *secret_text = NULL;
+	json_t *secret = NULL;
+	upk_status ret;
+
+	/* Taken inside the caller's transaction: a refused request leaves the key set usable. */
+	ret = st->ops->keyset_take(st, keyset, creator, &secret_text, err);
+	if (ret == UPK_ERR_NOT_FOUND)
+		upk_error_set(err, ret, "key set %s not found (it is used once, by its creator)",
+			      keyset);
+	if (ret == UPK_OK) {
+		secret = json_loads(secret_text, 0, NULL);
+		if (secret == NULL)
+			ret = upk_error_set(err, UPK_ERR_INVALID, "key set %s is corrupt", keyset);
+	}
+	if (ret == UPK_OK)
+		ret = st->ops->fleet_create(st, name, now, fleet, err);
+	for (size_t i = 0; ret == UPK_OK && i < NONLINE; i++) {
+		char role[32], kid[UPK_KEYID_HEX_LEN + 1];
+		struct upk_key *k = NULL;
+		const char *pem;
+		struct online_keys one = {0};
+
+		snprintf(role, sizeof(role), "%s_%s", ONLINE[i][0], ONLINE[i][1]);
+		pem = json_string_value(json_object_get(secret, role));
+		if (pem == NULL) {
+			ret = upk_error_set(err, UPK_ERR_INVALID, "key set lacks %s", role);
+			break;
+		}
+		ret = upk_key_from_pem(pem, strlen(pem), NULL, &k, err);
+		if (ret == UPK_OK)
+			ret = upk_key_id(k, kid, err);
+		/* The owner's root must trust exactly the keys the server will sign with. */
+		if (ret == UPK_OK) {
+			one.keys[0] = k;
+			one.n = 1;
+			ret = online_keys_cover(strcmp(ONLINE[i][0], "image") == 0 ? iroot : droot,
+						ONLINE[i][1], &one, err);
+			if (ret != UPK_OK)
+				upk_error_prefix(err, ret, "%s root does not name the key set's %s key "
+							   "%s: ",
+						 ONLINE[i][0], ONLINE[i][1], kid);
+		}
+		if (ret == UPK_OK)
+			ret = st->ops->online_key_put(st, *fleet, ONLINE[i][0], ONLINE[i][1], kid,
+						      pem, err);
+		upk_key_free(k);
+	}
+	if (secret_text != NULL) {
+		OPENSSL_cleanse(secret_text, strlen(secret_text));
+		free(secret_text);
+	}
+	json_decref(secret);
 	return ret;
 }
 
@@ -134,66 +196,26 @@ void handle_fleet_create(struct req *rq, struct reply *rp)
 	struct fleet_create_req fc;
 	struct upk_metadata *iroot = NULL, *droot = NULL;
 	struct upk_error err = {0};
-	char *itext = NULL, *dtext = NULL, *secret_text = NULL;
+	char *itext = NULL, *dtext = NULL;
 	size_t ilen = 0, dlen = 0;
-	json_t *secret = NULL;
 	int64_t now = server_now(), fleet = 0;
 	int in_txn = 0;
 	upk_status ret;
 
 	ret = parse_fleet_create(rq->body, rq->body_len, &fc, &err);
 	if (ret == UPK_OK)
-		ret = first_root(fc.image_root, "image_root", now, &iroot, &itext, &ilen, &err);
+		ret = fleet_root_parse(fc.image_root, "image_root", NULL, now, &iroot, &itext, &ilen,
+				       &err);
 	if (ret == UPK_OK)
-		ret = first_root(fc.director_root, "director_root", now, &droot, &dtext, &dlen, &err);
+		ret = fleet_root_parse(fc.director_root, "director_root", NULL, now, &droot, &dtext,
+				       &dlen, &err);
 	if (ret == UPK_OK)
 		ret = st->ops->begin(st, &err);
 	if (ret != UPK_OK)
 		goto out;
 	in_txn = 1;
-	/* Taken inside the transaction: a refused creation leaves the key set usable. */
-	ret = st->ops->keyset_take(st, fc.keyset, rq->who.keyid, &secret_text, &err);
-	if (ret == UPK_ERR_NOT_FOUND)
-		upk_error_set(&err, ret, "key set %s not found (it is used once, by its creator)",
-			      fc.keyset);
-	if (ret == UPK_OK) {
-		secret = json_loads(secret_text, 0, NULL);
-		if (secret == NULL)
-			ret = upk_error_set(&err, UPK_ERR_INVALID, "key set %s is corrupt", fc.keyset);
-	}
-	if (ret == UPK_OK)
-		ret = st->ops->fleet_create(st, fc.name, now, &fleet, &err);
-	for (size_t i = 0; ret == UPK_OK && i < NONLINE; i++) {
-		char name[32], kid[UPK_KEYID_HEX_LEN + 1];
-		struct upk_key *k = NULL;
-		const char *pem;
-		struct online_keys one = {0};
-
-		snprintf(name, sizeof(name), "%s_%s", ONLINE[i][0], ONLINE[i][1]);
-		pem = json_string_value(json_object_get(secret, name));
-		if (pem == NULL) {
-			ret = upk_error_set(&err, UPK_ERR_INVALID, "key set lacks %s", name);
-			break;
-		}
-		ret = upk_key_from_pem(pem, strlen(pem), NULL, &k, &err);
-		if (ret == UPK_OK)
-			ret = upk_key_id(k, kid, &err);
-		/* The owner's root must trust exactly the keys the server will sign with. */
-		if (ret == UPK_OK) {
-			one.keys[0] = k;
-			one.n = 1;
-			ret = online_keys_cover(strcmp(ONLINE[i][0], "image") == 0 ? iroot : droot,
-						ONLINE[i][1], &one, &err);
-			if (ret != UPK_OK)
-				upk_error_prefix(&err, ret, "%s root does not name the key set's %s key "
-							    "%s: ",
-						 ONLINE[i][0], ONLINE[i][1], kid);
-		}
-		if (ret == UPK_OK)
-			ret = st->ops->online_key_put(st, fleet, ONLINE[i][0], ONLINE[i][1], kid, pem,
-						      &err);
-		upk_key_free(k);
-	}
+	ret = fleet_create_keyset(st, fc.name, fc.keyset, rq->who.keyid, iroot, droot, now, &fleet,
+				  &err);
 	if (ret == UPK_OK)
 		ret = st->ops->owner_key_put(st, fleet, rq->who.keyid, rq->who.public_key, "admin",
 					     now, &err);
@@ -230,11 +252,6 @@ out:
 		reply_json(rp, 201, json_pack("{s:s, s:s, s:s}", "fleet", fc.name, "image_metadata",
 					      im, "director_metadata", dm));
 	}
-	if (secret_text != NULL) {
-		OPENSSL_cleanse(secret_text, strlen(secret_text));
-		free(secret_text);
-	}
-	json_decref(secret);
 	free(itext);
 	free(dtext);
 	upk_metadata_free(iroot);

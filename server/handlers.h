@@ -58,6 +58,8 @@ void handle_unpin(struct req *rq, struct reply *rp);
 /* claim.c */
 void handle_claim_create(struct req *rq, struct reply *rp);
 void handle_claim_poll(struct req *rq, struct reply *rp);
+/* transfer.c */
+void handle_transfer_create(struct req *rq, struct reply *rp);
 
 /* audit.c */
 void handle_audit_query(struct req *rq, struct reply *rp);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "server.h"
 #include "store.h"
+#include "transfer.h"
 
 /* ---- the routing table: one line per endpoint (docs/server.md) ---- */
 
@@ -33,6 +34,7 @@ static const struct route ROUTES[] = {
 	{"GET", "/v1/health", AUTH_NONE, BODY_NONE, handle_health, NULL, NULL, NULL},
 	{"POST", "/v1/keysets", AUTH_CREATOR, BODY_NONE, handle_keyset_create, NULL, NULL, NULL},
 	{"POST", "/v1/fleets", AUTH_CREATOR, BODY_JSON, handle_fleet_create, NULL, NULL, NULL},
+	{"POST", "/v1/transfers", AUTH_CREATOR, BODY_JSON, handle_transfer_create, NULL, NULL, NULL},
 	{"GET", F, AUTH_VIEWER, BODY_NONE, handle_fleet_show, NULL, NULL, NULL},
 	{"GET", F "/keys", AUTH_VIEWER, BODY_NONE, handle_key_list, NULL, NULL, NULL},
 	{"POST", F "/keys", AUTH_ADMIN, BODY_JSON, handle_key_add, NULL, NULL, NULL},
@@ -441,6 +443,8 @@ static void finish(struct req *rq, struct reply *rp)
 		json_decref(row);
 	}
 	if (rq->route->auth != AUTH_NONE && auth_request(rq, rp) != 0)
+		return;
+	if (transfer_guard(rq, rp) != 0)
 		return;
 	rq->route->handler(rq, rp);
 }

@@ -41,6 +41,9 @@ static void count(const json_t *deps, struct counts *c)
 	json_array_foreach(deps, i, d) {
 		const char *state = json_string_value(json_object_get(d, "state"));
 
+		/* A device sold during the rollout left it (server/transfer.c). */
+		if (state != NULL && strcmp(state, "transferred") == 0)
+			continue;
 		c->assigned++;
 		if (state == NULL || strcmp(state, "assigned") == 0)
 			c->pending++;

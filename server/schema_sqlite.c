@@ -162,6 +162,34 @@ const char *const sqlite_migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (fleet_id, device_id));"
 	"CREATE INDEX claims_device ON claims (device_id, created_at);",
+
+	/*
+	 * 4: ownership transfer (server/transfer.c). A device sold to another
+	 * fleet stays in the seller's as 'transferred' with the name of the
+	 * fleet it moved to. SQLite cannot change a CHECK constraint in place,
+	 * so the devices table is rebuilt (nothing references it by key).
+	 */
+	"CREATE TABLE devices_new ("
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id),"
+	"  id TEXT NOT NULL,"
+	"  public_key TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected',"
+	"    'transferred')),"
+	"  hardware_id TEXT NOT NULL,"
+	"  attributes TEXT NOT NULL,"
+	"  tags TEXT NOT NULL,"
+	"  installed TEXT NOT NULL DEFAULT '{}',"
+	"  free_space INTEGER,"
+	"  enrolled_at INTEGER NOT NULL,"
+	"  last_seen INTEGER,"
+	"  moved_to TEXT,"
+	"  PRIMARY KEY (fleet_id, id));"
+	"INSERT INTO devices_new (fleet_id, id, public_key, status, hardware_id, attributes, tags,"
+	"  installed, free_space, enrolled_at, last_seen) SELECT fleet_id, id, public_key, status,"
+	"  hardware_id, attributes, tags, installed, free_space, enrolled_at, last_seen FROM devices;"
+	"DROP TABLE devices;"
+	"ALTER TABLE devices_new RENAME TO devices;"
+	"CREATE INDEX devices_status ON devices (fleet_id, status);",
 };
 
 const size_t sqlite_n_migrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

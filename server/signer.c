@@ -119,7 +119,7 @@ upk_status root_check_first(struct upk_metadata *root, int64_t now, struct upk_e
 	upk_status ret = upk_verify_role(root, "root", root, NULL, err);
 
 	if (ret != UPK_OK)
-		return upk_error_prefix(err, ret, "root v%lld: ",
+		return upk_error_prefix(err, ret, "root v%lld, its own root keys: ",
 					(long long)upk_metadata_version(root));
 	if (upk_metadata_is_expired(root, (time_t)now))
 		return upk_error_set(err, UPK_ERR_EXPIRED, "root v%lld has expired",

@@ -105,9 +105,9 @@ struct store_ops {
 				   const char *hash, json_t **row, struct upk_error *err);
 
 	/*
-	 * Devices: {id, public_key, status (pending|accepted|rejected),
-	 * hardware_id, attributes, tags, installed, free_space, enrolled_at,
-	 * last_seen}. attributes/tags/installed are objects of strings.
+	 * Devices: {id, public_key, status (pending|accepted|rejected|
+	 * transferred), hardware_id, attributes, tags, installed, free_space,
+	 * enrolled_at, last_seen, moved_to}. attributes/tags/installed are objects of strings.
 	 */
 	upk_status (*device_enrol)(struct store *st, int64_t fleet, const char *id,
 				   const json_t *public_key, const char *hardware_id,
@@ -237,6 +237,19 @@ struct store_ops {
 				  struct upk_error *err);
 	upk_status (*claim_delete)(struct store *st, int64_t fleet, const char *device_id,
 				   struct upk_error *err);
+
+	/*
+	 * Ownership transfer (server/transfer.c). transfer_in copies device id
+	 * of fleet `from` into fleet `to` as accepted, with its public key,
+	 * hardware id, attributes and installed inventory, without tags.
+	 * transfer_out marks it 'transferred' in its fleet with moved_to (a
+	 * fleet name); UPK_ERR_EXISTS when it already was. Device rows carry
+	 * moved_to (null unless transferred).
+	 */
+	upk_status (*device_transfer_in)(struct store *st, int64_t to, int64_t from, const char *id,
+					 int64_t now, struct upk_error *err);
+	upk_status (*device_transfer_out)(struct store *st, int64_t fleet, const char *id,
+					  const char *moved_to, struct upk_error *err);
 };
 
 struct store {

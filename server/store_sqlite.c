@@ -629,7 +629,7 @@ static upk_status sq_payload_find(struct store *st, int64_t fleet, const char *p
 
 #define DEVICE_COLS                                                                                \
 	"id, public_key, status, hardware_id, attributes, tags, installed, free_space, "          \
-	"enrolled_at, last_seen"
+	"enrolled_at, last_seen, moved_to"
 
 static upk_status sq_device_enrol(struct store *st, int64_t fleet, const char *id,
 				  const json_t *public_key, const char *hardware_id,
@@ -1211,6 +1211,39 @@ static upk_status sq_audit_query(struct store *st, int64_t fleet, const char *de
 		    "isii", fleet, device_id, after, limit > 0 && limit <= 1000 ? limit : 1000);
 }
 
+/* ---- ownership transfer ---- */
+
+static upk_status sq_device_transfer_in(struct store *st, int64_t to, int64_t from,
+					const char *id, int64_t now, struct upk_error *err)
+{
+	int n = 0;
+	upk_status ret = exec(SQ(st), &n, err,
+			      "INSERT INTO devices (fleet_id, id, public_key, status, hardware_id, "
+			      "attributes, tags, installed, free_space, enrolled_at) SELECT ?, id, "
+			      "public_key, 'accepted', hardware_id, attributes, '{}', installed, "
+			      "free_space, ? FROM devices WHERE fleet_id = ? AND id = ?",
+			      "iiis", to, now, from, id);
+
+	if (ret == UPK_ERR_EXISTS)
+		upk_error_set(err, ret, "device %s is already in the new fleet", id);
+	return changed_one(ret, n, id, err);
+}
+
+static upk_status sq_device_transfer_out(struct store *st, int64_t fleet, const char *id,
+					 const char *moved_to, struct upk_error *err)
+{
+	int n = 0;
+	upk_status ret = exec(SQ(st), &n, err,
+			      "UPDATE devices SET status = 'transferred', moved_to = ? WHERE "
+			      "fleet_id = ? AND id = ? AND status != 'transferred'",
+			      "sis", moved_to, fleet, id);
+
+	if (ret == UPK_OK && n == 0)
+		ret = upk_error_set(err, UPK_ERR_EXISTS,
+				    "device %s is not in the fleet or was transferred already", id);
+	return ret;
+}
+
 /* ---- open / close ---- */
 
 static void sq_close(struct store *st)
@@ -1342,6 +1375,8 @@ static const struct store_ops SQLITE_OPS = {
 	.claim_list = sq_claim_list,
 	.claim_count = sq_claim_count,
 	.claim_delete = sq_claim_delete,
+	.device_transfer_in = sq_device_transfer_in,
+	.device_transfer_out = sq_device_transfer_out,
 };
 
 static upk_status migrate(struct sq *s, struct upk_error *err)

@@ -16,7 +16,8 @@ for cmd in "key generate" "key show" "repo init" "target add" "target remove" "t
 	"device reject" "device tag" "device pin" "device unpin" "device history" "device claim" \
 	"release publish" \
 	"rollout create" "rollout list" "rollout status" "rollout pause" "rollout resume" \
-	"rollout abort" "rollout devices" audit; do
+	"rollout abort" "rollout devices" audit \
+	"transfer create" "transfer show" "transfer submit" "transfer adopt" ownership; do
 	group=${cmd%% *}
 	grep -q "^  $group " "$W/top" || fail "upkeep --help does not list $group"
 	# shellcheck disable=SC2086
@@ -30,7 +31,7 @@ for cmd in "key generate" "key show" "repo init" "target add" "target remove" "t
 done
 # Every command in the top-level list was checked above.
 n=$(grep -c '^  [a-z]' "$W/top")
-[ "$n" -eq 17 ] || fail "upkeep --help lists $n commands; this test knows 17"
+[ "$n" -eq 19 ] || fail "upkeep --help lists $n commands; this test knows 19"
 
 usage_error() { # upkeep-args...
 	rc=0
@@ -48,4 +49,6 @@ usage_error key generate a --bogus
 usage_error repo init
 usage_error verify "$W" --root
 usage_error status "$W" --json=yes
+usage_error transfer create --out "$W/t"
+usage_error transfer adopt "$W/t"
 echo "cli help: ok"

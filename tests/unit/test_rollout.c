@@ -20,9 +20,9 @@
 
 #include "testutil.h"
 #include "tu_fleet.h"
+#include "tu_server.h"
 
 #include "api_parse.h"
-#include "config.h"
 #include "server.h"
 #include "store.h"
 #include "upkeep/selector.h"
@@ -97,22 +97,20 @@ struct fx {
 	struct tfleet fl;
 };
 
+static struct tf_server fx_server(struct fx *f)
+{
+	struct tf_server s = {.db = f->db, .data = f->data, .n_creators = 1};
+
+	s.creators[0] = f->creator_pub;
+	return s;
+}
+
+/* Maintenance passes run only when the tests run them. */
 static void fx_start(struct fx *f)
 {
-	struct server_config cfg;
-	struct upk_error err = {0};
+	struct tf_server s = fx_server(f);
 
-	OK(config_init(&cfg, &e_));
-	OK(config_set(&cfg, "database", f->db, &e_));
-	OK(config_set(&cfg, "data_dir", f->data, &e_));
-	OK(config_set(&cfg, "port", "0", &e_));
-	OK(config_set(&cfg, "threads", "2", &e_));
-	OK(config_set(&cfg, "log_level", getenv("UPK_LOG") ? getenv("UPK_LOG") : "warn", &e_));
-	/* Passes only when the tests run them (maintenance_interval is large). */
-	OK(config_set(&cfg, "maintenance_interval", "3600", &e_));
-	OK(config_set(&cfg, "creator", f->creator_pub, &e_));
-	if (server_start(&cfg, &f->srv, &err) != UPK_OK)
-		fail_msg("server_start: %s", err.msg);
+	f->srv = tf_server_start(&s);
 }
 
 static void fx_init(struct fx *f)
@@ -482,51 +480,11 @@ static void test_halt_pin_abort(void **state)
 
 /* ---- durability: SIGKILL in the middle of a rollout ---- */
 
-/* The server of the running test, killed by the teardown when an assertion fails. */
-static pid_t spawned = -1;
-
-static int kill_spawned(void **state)
-{
-	(void)state;
-	if (spawned > 0) {
-		kill(spawned, SIGKILL);
-		waitpid(spawned, NULL, 0);
-		spawned = -1;
-	}
-	return 0;
-}
-
 static pid_t spawn(struct fx *f, const char *log, unsigned *port)
 {
-	char bin[4200];
-	pid_t pid;
+	struct tf_server s = fx_server(f);
 
-	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", f->db, "--data-dir", f->data, "--port", "0",
-		      "--threads", "2", "--creator", f->creator_pub, (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			*port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			spawned = pid;
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("server did not start");
-	return -1;
+	return tf_spawn(&s, log, port);
 }
 
 static void test_sigkill(void **state)
@@ -536,7 +494,6 @@ static void test_sigkill(void **state)
 	unsigned port = 0, m0, all, acked = 0, n0 = 0;
 	char log[4200];
 	pid_t pid;
-	int st;
 	json_t *j;
 
 	(void)state;
@@ -569,10 +526,7 @@ static void test_sigkill(void **state)
 		n++;
 	}
 	/* Killed right after the last acknowledgement: no shutdown, no checkpoint. */
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	spawned = -1;
-	assert_true(WIFSIGNALED(st));
+	tf_stop(pid, SIGKILL);
 
 	snprintf(log, sizeof(log), "%s/run2.log", f->tmp);
 	pid = spawn(f, log, &port);
@@ -600,10 +554,7 @@ static void test_sigkill(void **state)
 	assert_int_equal(rollout_devices(f, id, deps), all);
 	report_all(f, all & ~m0, deps, "success");
 	assert_string_equal(rollout_state(f, id, NULL), "completed");
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
-	spawned = -1;
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tf_stop(pid, SIGTERM);
 	fx_done(f);
 }
 
@@ -613,7 +564,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_phases),
 		cmocka_unit_test(test_halt_pin_abort),
-		cmocka_unit_test_teardown(test_sigkill, kill_spawned),
+		cmocka_unit_test_teardown(test_sigkill, tf_kill_spawned),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
