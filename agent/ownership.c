@@ -134,6 +134,14 @@ upk_status ownership_root_check(void *ctx, const struct upk_metadata *root, cons
 		                     v, tr.id, tr.from_fleet, tr.to_fleet);
 	if (oc->journal == NULL)
 		return UPK_OK;
+	/* Already completed through the other chain (its wipe is done): nothing is owed. */
+	{
+		const char *done = json_string_value(
+		    json_object_get(journal_get(oc->journal, "owner"), "transfer"));
+
+		if (done != NULL && strcmp(done, tr.id) == 0)
+			return UPK_OK;
+	}
 	/*
 	 * Journalled before the client writes the root: once it is trusted the
 	 * wipe is owed, and a crash between the two must not lose that.
