@@ -1009,6 +1009,42 @@ static upk_status mem_put(void *arg, const void *data, size_t len, struct upk_er
 }
 
 /*
+ * Before a config target switches servers: forget the metadata the old
+ * server signed with its online keys (image timestamp and snapshot; director
+ * timestamp, snapshot and targets). The new server's versions of those roles
+ * are unrelated to the old one's, so keeping them would look like a
+ * rollback forever. Roots and the owner-signed image targets stay. The cost:
+ * rollback protection of those roles restarts at the new server.
+ */
+static upk_status forget_server_metadata(const struct update_ctx *ctx, struct upk_error *err)
+{
+	static const char *const FILES[][2] = {
+	    {"image", "timestamp.json"},    {"image", "snapshot.json"},
+	    {"director", "timestamp.json"}, {"director", "snapshot.json"},
+	    {"director", "targets.json"},
+	};
+	char *meta = fio_path_join(ctx->cfg->data_dir, "metadata");
+	upk_status ret = meta == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory") : UPK_OK;
+
+	for (size_t i = 0; ret == UPK_OK && i < sizeof(FILES) / sizeof(FILES[0]); i++) {
+		char *sub = fio_path_join(meta, FILES[i][0]);
+		char *path = sub != NULL ? fio_path_join(sub, FILES[i][1]) : NULL;
+
+		ret = path == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
+		                   : fio_unlinkat(AT_FDCWD, path, 0, 1, path, err);
+		if (ret == UPK_OK && i + 1 < sizeof(FILES) / sizeof(FILES[0]) &&
+		    strcmp(FILES[i][0], FILES[i + 1][0]) != 0)
+			ret = fio_fsync_dir(sub, err);
+		if (ret == UPK_OK && i + 1 == sizeof(FILES) / sizeof(FILES[0]))
+			ret = fio_fsync_dir(sub, err);
+		free(path);
+		free(sub);
+	}
+	free(meta);
+	return ret;
+}
+
+/*
  * Apply an admitted config target: download it verified into memory, parse
  * it strictly, probe a new server, then record everything in one commit
  * (docs/agent.md, "Configuration targets"). Any failure changes nothing but
@@ -1057,6 +1093,11 @@ static upk_status install_config(struct update_ctx *ctx, struct upk_client *ic,
 		*outcome = UPDATE_FAILED;
 		ret = finish_failure(ctx, u, why, err);
 		goto out;
+	}
+	if (p.server[0] != '\0' && (cur == NULL || strcmp(cur, p.server) != 0)) {
+		ret = forget_server_metadata(ctx, err);
+		if (ret != UPK_OK)
+			goto out;
 	}
 	/* One commit: the config, the server, the version and the success report. */
 	ret = config_target_record(ctx->journal, &p, it->path, info->version, sha256_of(it), err);
