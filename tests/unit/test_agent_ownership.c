@@ -40,36 +40,7 @@ static char devid[80];
 
 static void spawn_server(int k)
 {
-	char bin[4200], log[4200], db[4200], data[4200], pub[4200];
-
-	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
-	snprintf(log, sizeof(log), "%s/server%d.log", tmp, k);
-	snprintf(db, sizeof(db), "%s/server%d.db", tmp, k);
-	snprintf(data, sizeof(data), "%s/srvdata%d", tmp, k);
-	snprintf(pub, sizeof(pub), "%s/creator.pub", tmp);
-	srv_pid[k] = fork();
-	assert_true(srv_pid[k] >= 0);
-	if (srv_pid[k] == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads",
-		      "2", "--creator", pub, (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			srv_port[k] = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			return;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(srv_pid[k], SIGKILL);
-	fail_msg("upkeep-server %d did not start", k);
+	srv_pid[k] = tf_spawn_server(tmp, k == 0 ? "0" : "1", &srv_port[k]);
 }
 
 /* A key set on server k; its public keys as PREFIX_NAME.pub in work. Returns the id. */

@@ -37,36 +37,7 @@ static struct tfleet fleet;
 
 static void spawn_server(void)
 {
-	char bin[4200], log[4200], db[4200], data[4200], pub[4200];
-
-	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
-	snprintf(log, sizeof(log), "%s/server.log", tmp);
-	snprintf(db, sizeof(db), "%s/server.db", tmp);
-	snprintf(data, sizeof(data), "%s/srvdata", tmp);
-	snprintf(pub, sizeof(pub), "%s/creator.pub", tmp);
-	server = fork();
-	assert_true(server >= 0);
-	if (server == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads",
-		      "2", "--creator", pub, (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			return;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(server, SIGKILL);
-	fail_msg("upkeep-server did not start");
+	server = tf_spawn_server(tmp, "", &port);
 }
 
 static int setup(void **state)

@@ -31,6 +31,7 @@
 #include "tu_agent.h"
 #include "tu_httpd.h"
 #include "tu_repo.h"
+#include "tu_update.h"
 #include "update.h"
 #include "upkeep/client.h"
 #include "upkeep/fetch_curl.h"
@@ -133,31 +134,8 @@ static int teardown(void **state)
 /* A target of the image repository with custom.upkeep, assigned by the director. */
 static void publish(const char *path, const char *data, const char *type, const char *version)
 {
-	struct upk_error err = {0};
-	struct tu_role *t = tu_repo_role(image, "targets");
-	struct upk_target_info info = {0};
-	char *hwl[1] = {(char *)"hw-1"};
-	struct upk_target e;
-	json_t *custom = NULL, *hashes;
-	size_t len = strlen(data);
-
-	if (tu_repo_add_target(image, "targets", path, data, len, &err) != UPK_OK)
-		fail_msg("add: %s", err.msg);
-	upk_target_type_from_name(type, &info.type, NULL);
-	info.version = (char *)version;
-	info.hardware = hwl;
-	info.n_hardware = 1;
-	assert_int_equal(upk_target_info_to_custom(&info, &custom, &err), UPK_OK);
-	assert_int_equal(upk_targets_find(t->md, path, &e, &err), UPK_OK);
-	hashes = json_deep_copy(e.hashes);
-	assert_int_equal(upk_targets_set(t->md, path, (int64_t)len, hashes, custom, &err), UPK_OK);
-	json_decref(hashes);
-	json_decref(custom);
-	if (tu_repo_publish(image, &err) != UPK_OK)
-		fail_msg("publish: %s", err.msg);
-	if (tu_repo_add_target(director, "targets", path, data, len, &err) != UPK_OK ||
-	    tu_repo_publish(director, &err) != UPK_OK)
-		fail_msg("director: %s", err.msg);
+	tu_publish_target(image, director, path, data, strlen(data), type, version, 0, "hw-1",
+	                  NULL);
 }
 
 static struct upk_key *key_copy(const struct upk_key *k)
@@ -217,45 +195,18 @@ static int64_t sell_both(const char *const *devices, size_t n, struct upk_key **
 
 /* ---- the agent ---- */
 
-struct run {
-	struct journal *j;
-	struct bootloader *bl;
-	struct update_ctx uc;
-};
-
-static void run_open(struct run *r)
-{
-	struct upk_error err = {0};
-
-	memset(r, 0, sizeof(*r));
-	if (journal_open(tu_path(dir, "data/state.json"), &r->j, &err) != UPK_OK ||
-	    bootloader_open(&cfg->bootloader, &r->bl, &err) != UPK_OK)
-		fail_msg("open: %s", err.msg);
-	r->uc.cfg = cfg;
-	r->uc.device_id = ident->id;
-	r->uc.journal = r->j;
-	r->uc.bl = r->bl;
-	r->uc.no_reboot = 1;
-}
-
-static void run_close(struct run *r)
-{
-	journal_free(r->j);
-	bootloader_free(r->bl);
-}
-
 static upk_status check_status(const char *im, enum update_outcome *o, struct upk_error *err)
 {
 	struct update_source src = {.image_metadata_url = im,
 	                            .director_metadata_url = url_dm,
 	                            .targets_url = url_tg,
 	                            .fetcher = fetcher};
-	struct run r;
+	struct tu_run r;
 	upk_status ret;
 
-	run_open(&r);
+	tu_run_open(&r, cfg, tu_path(dir, "data/state.json"), ident->id);
 	ret = update_check(&r.uc, &src, o, err);
-	run_close(&r);
+	tu_run_close(&r);
 	return ret;
 }
 
@@ -271,14 +222,7 @@ static enum update_outcome check(void)
 
 static json_t *state_get(const char *key)
 {
-	json_t *s = json_load_file(tu_path(dir, "data/state.json"), 0, NULL), *v;
-
-	if (s == NULL)
-		return NULL;
-	v = json_object_get(s, key);
-	json_incref(v);
-	json_decref(s);
-	return v;
+	return tu_state_get(tu_path(dir, "data/state.json"), key);
 }
 
 static int64_t trusted_root(const char *repo)
@@ -612,15 +556,15 @@ static enum update_outcome check_probe(int fail)
 	                            .fetcher = fetcher};
 	struct upk_error err = {0};
 	enum update_outcome o = UPDATE_IDLE;
-	struct run r;
+	struct tu_run r;
 
-	run_open(&r);
+	tu_run_open(&r, cfg, tu_path(dir, "data/state.json"), ident->id);
 	r.uc.server_url = "http://127.0.0.1:1/v1/fleets/acme";
 	r.uc.probe_server = fake_probe;
 	r.uc.probe_ctx = fail ? (void *)1 : NULL;
 	if (update_check(&r.uc, &src, &o, &err) != UPK_OK)
 		fail_msg("check: %s", err.msg);
-	run_close(&r);
+	tu_run_close(&r);
 	return o;
 }
 
