@@ -712,6 +712,79 @@ static void test_daemon_follows_a_move(void **state)
 	assert_null(state_get("events"));
 }
 
+/* The real upkeepd, once, with an optional fault plan; the shell's exit status (137: killed). */
+static int upkeepd_check(const char *fault, char *out, size_t cap)
+{
+	return tu_capture(out, cap, "UPKEEP_FAULT='%s' %s --config %s check 2>&1", fault,
+	                  tu_agent_bin("upkeepd"), tu_path(dir, "agent.conf"));
+}
+
+/*
+ * The real upkeepd killed (SIGKILL, like a power cut for the process) at
+ * every rename and every unlink of one check that follows a transfer root:
+ * at no point is the transfer root trusted without a record that the wipe
+ * is owed, and the next run always ends wiped, recorded and reported once.
+ */
+static void test_killed_at_every_step_of_a_transfer(void **state)
+{
+	static const char *const OPS[] = {"rename", "unlink"};
+	const char *devs[1] = {NULL};
+	char url[300], out[8192], fault[64];
+	unsigned crashes = 0;
+	int64_t v;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%s/v1/fleets/acme", tu_httpd_url(httpd));
+	write_config(url);
+	canned("/v1/fleets/acme/enrol", ACCEPTED);
+	canned("/v1/fleets/acme/checkin", ACCEPTED);
+	if (upkeepd_check("", out, sizeof(out)) != 0)
+		fail_msg("first check: %s", out);
+	devs[0] = ident->id;
+	v = sell_both(devs, 1, NULL);
+	assert_int_equal(tu_system("cp -a %s/data %s/pristine", dir, dir), 0);
+	for (size_t op = 0; op < 2; op++) {
+		for (unsigned k = 0;; k++) {
+			json_t *pending, *owner, *events;
+			int rc;
+
+			assert_int_equal(
+			    tu_system("rm -rf %s/data && cp -a %s/pristine %s/data", dir, dir, dir), 0);
+			snprintf(fault, sizeof(fault), "%s:crash@%u", OPS[op], k);
+			rc = upkeepd_check(fault, out, sizeof(out));
+			if (rc == 0)
+				break; /* past the last such step: the check ran to its end */
+			if (rc != 137)
+				fail_msg("%s: exit %d: %s", fault, rc, out);
+			crashes++;
+			/* Never a trusted transfer root without the wipe recorded as owed or done. */
+			pending = state_get("transfer_pending");
+			owner = state_get("owner");
+			if (trusted_root("image") >= v && pending == NULL && owner == NULL)
+				fail_msg("%s: transfer root trusted, no record of the wipe", fault);
+			/* And never a wipe without that record (the owner's data goes only for a sale). */
+			if (owner == NULL && pending == NULL &&
+			    access(tu_path(dir, "data/private/secret"), F_OK) != 0)
+				fail_msg("%s: data gone before the transfer was recorded", fault);
+			json_decref(pending);
+			json_decref(owner);
+			/* Restart: finished, exactly once. */
+			if (upkeepd_check("", out, sizeof(out)) != 0)
+				fail_msg("after %s: %s", fault, out);
+			assert_wiped_for_transfer(v);
+			assert_int_equal(trusted_root("image"), v + 1);
+			assert_int_equal(access(tu_path(dir, "data/private.wiping"), F_OK), -1);
+			events = state_get("events");
+			assert_int_equal(json_array_size(events), 1);
+			json_decref(events);
+		}
+	}
+	print_message("killed at %u points\n", crashes);
+	/* The journal commits and the wipe itself were among the points. */
+	if (crashes < 4)
+		fail_msg("only %u crash points", crashes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +798,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_target_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_server_needs_probe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_daemon_follows_a_move, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_killed_at_every_step_of_a_transfer, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
