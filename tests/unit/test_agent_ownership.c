@@ -15,13 +15,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tu_agent.h"
@@ -38,9 +35,18 @@ static pid_t srv_pid[2];
 static unsigned srv_port[2];
 static char devid[80];
 
+/* Server k in tmp/sK, trusting the same creator key. */
 static void spawn_server(int k)
 {
-	srv_pid[k] = tf_spawn_server(tmp, k == 0 ? "0" : "1", &srv_port[k]);
+	char sub[4200], *pub;
+
+	snprintf(sub, sizeof(sub), "%s/s%d", tmp, k);
+	mkdir(sub, 0700);
+	pub = tu_read_file(tu_path(tmp, "creator.pub"), NULL);
+	assert_non_null(pub);
+	tu_write_file(tu_path(sub, "creator.pub"), pub, strlen(pub));
+	free(pub);
+	srv_pid[k] = tf_spawn_server(sub, &srv_port[k]);
 }
 
 /* A key set on server k; its public keys as PREFIX_NAME.pub in work. Returns the id. */
@@ -178,14 +184,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int st;
-
 	(void)state;
-	for (int k = 0; k < 2; k++) {
-		kill(srv_pid[k], SIGTERM);
-		while (waitpid(srv_pid[k], &st, 0) < 0 && errno == EINTR)
-			;
-	}
+	for (int k = 0; k < 2; k++)
+		tf_stop_server(srv_pid[k]);
 	upk_key_free(creator);
 	tu_rmtree(tmp);
 	free(tmp);

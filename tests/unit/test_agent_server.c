@@ -35,11 +35,6 @@ static pid_t server;
 static unsigned port;
 static struct tfleet fleet;
 
-static void spawn_server(void)
-{
-	server = tf_spawn_server(tmp, "", &port);
-}
-
 static int setup(void **state)
 {
 	struct upk_error e = {0};
@@ -50,7 +45,7 @@ static int setup(void **state)
 	snprintf(pub, sizeof(pub), "%s/creator.pub", tmp);
 	assert_int_equal(upk_key_generate_ed25519(&creator, &e), UPK_OK);
 	assert_int_equal(upk_keyfile_write_public(pub, creator, &e), UPK_OK);
-	spawn_server();
+	server = tf_spawn_server(tmp, &port);
 	snprintf(work, sizeof(work), "%s/work", tmp);
 	mkdir(work, 0700);
 	tf_create(&fleet, port, work, "acme", creator, TARGETS, 1);
@@ -59,12 +54,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int st;
-
 	(void)state;
-	kill(server, SIGTERM);
-	while (waitpid(server, &st, 0) < 0 && errno == EINTR)
-		;
+	tf_stop_server(server);
 	tf_free(&fleet);
 	upk_key_free(creator);
 	tu_rmtree(tmp);

@@ -10,11 +10,13 @@
 #ifndef UPK_TU_FLEET_H
 #define UPK_TU_FLEET_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tu_srv.h"
@@ -47,47 +49,6 @@ static inline const char *tf_build_dir(void)
 	const char *b = getenv("UPK_BUILD_DIR");
 
 	return b != NULL ? b : ".";
-}
-
-/*
- * Start the real upkeep-server on an ephemeral port with its database, data
- * and log as DIR/server<tag>.{db,log} and DIR/srvdata<tag>, trusting the
- * creator key DIR/creator.pub. Returns its pid; *port is where it listens.
- */
-static inline pid_t tf_spawn_server(const char *dir, const char *tag, unsigned *port)
-{
-	char bin[4200], log[4200], db[4200], data[4200], pub[4200];
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
-	snprintf(log, sizeof(log), "%s/server%s.log", dir, tag);
-	snprintf(db, sizeof(db), "%s/server%s.db", dir, tag);
-	snprintf(data, sizeof(data), "%s/srvdata%s", dir, tag);
-	snprintf(pub, sizeof(pub), "%s/creator.pub", dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads",
-		      "2", "--creator", pub, (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			*port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("upkeep-server %s did not start", tag);
-	return -1;
 }
 
 static inline void tf_run(const char *dir, const char *cmd)
@@ -228,6 +189,57 @@ static inline void tf_add_devices(struct tfleet *f, size_t n, const char *site)
 		free(text);
 		json_decref(b);
 	}
+}
+
+/*
+ * Start the real upkeep-server on a free loopback port with its database,
+ * data and log under dir and dir/creator.pub as the creator; *port gets the
+ * port it printed. Stop it with SIGTERM.
+ */
+static inline pid_t tf_spawn_server(const char *dir, unsigned *port)
+{
+	char bin[4200], log[4200], db[4200], data[4200], pub[4200];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
+	snprintf(log, sizeof(log), "%s/server.log", dir);
+	snprintf(db, sizeof(db), "%s/server.db", dir);
+	snprintf(data, sizeof(data), "%s/srvdata", dir);
+	snprintf(pub, sizeof(pub), "%s/creator.pub", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (freopen(log, "w", stderr) == NULL)
+			_exit(99);
+		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads",
+		      "2", "--creator", pub, (char *)NULL);
+		_exit(98);
+	}
+	for (int i = 0; i < 500; i++) {
+		char *text = tu_read_file(log, NULL);
+		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
+
+		if (at != NULL && strchr(at, '\n') != NULL) {
+			*port = (unsigned)strtoul(at + 14, NULL, 10);
+			free(text);
+			return pid;
+		}
+		free(text);
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	fail_msg("upkeep-server did not start");
+	return -1;
+}
+
+/* Stop a server started by tf_spawn_server (SIGTERM, then wait for it). */
+static inline void tf_stop_server(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
 }
 
 static inline void tf_free(struct tfleet *f)
