@@ -17,14 +17,13 @@
 #include <openssl/crypto.h>
 
 #include "claim.h"
+#include "events.h"
 #include "fileio.h"
 #include "private_data.h"
 #include "upkeep/client.h"
 #include "upkeep/crypto.h"
 
 #define CLAIM_CODE_FILE "claim-code"
-/* Events kept for delivery at most (the server takes 16 per check-in). */
-#define EVENTS_MAX 16
 /* Claims looked at per poll: the server sends at most 8. */
 #define CLAIMS_MAX 8
 
@@ -53,13 +52,6 @@ int claim_unclaimed(const struct journal *j)
 
 	/* A reset under way counts: its trust is already being forgotten. */
 	return journal_get(j, "reset") != NULL || (s != NULL && strcmp(s, "unclaimed") == 0);
-}
-
-const char *claim_server_url(const struct agent_config *cfg, const struct journal *j)
-{
-	const char *s = json_string_value(journal_get(j, "server"));
-
-	return s != NULL ? s : cfg->server_url;
 }
 
 upk_status factory_reset_allowed(const struct journal *j, struct upk_error *err)
@@ -175,22 +167,6 @@ static upk_status forget_metadata(const struct agent_config *cfg, struct upk_err
 }
 
 /* Append an event for the next check-in (delivered by the events code), oldest dropped first. */
-static upk_status event_append(struct journal *j, json_t *ev, struct upk_error *err)
-{
-	json_t *evs = journal_get(j, "events");
-	json_t *copy = json_is_array(evs) ? json_deep_copy(evs) : json_array();
-
-	if (copy == NULL || ev == NULL) {
-		json_decref(copy);
-		json_decref(ev);
-		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-	}
-	json_array_append_new(copy, ev);
-	while (json_array_size(copy) > EVENTS_MAX)
-		json_array_remove(copy, 0);
-	return journal_set(j, "events", copy, err);
-}
-
 /* Every step from the committed intent on: each is safe to redo after a crash. */
 static upk_status reset_finish(const struct agent_config *cfg, struct journal *j,
                                struct upk_error *err)
@@ -213,10 +189,7 @@ static upk_status reset_finish(const struct agent_config *cfg, struct journal *j
 	ret = journal_set(j, "claim", json_pack("{s:s, s:s}", "status", "unclaimed", "since", at),
 	                  err);
 	if (ret == UPK_OK)
-		ret = event_append(j,
-		                   json_pack("{s:s, s:s, s:s}", "kind", "private-data-wiped", "reason",
-		                             "factory-reset", "at", at),
-		                   err);
+		ret = events_append_wipe(j, "factory-reset", NULL, err);
 	/* One commit: claim, event and the forgotten keys appear together. */
 	if (ret == UPK_OK)
 		ret = journal_commit(j, err);

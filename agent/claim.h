@@ -60,7 +60,4 @@ upk_status claim_poll(const struct agent_config *cfg, struct journal *j,
                       const struct identity *id, struct server_link *link, int *claimed,
                       struct upk_error *err);
 
-/* The fleet URL in use: state `server` (set by a claim or the owner's config) or [agent] server. */
-const char *claim_server_url(const struct agent_config *cfg, const struct journal *j);
-
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config_target.h"
 #include "identity.h"
 #include "installer.h"
 #include "journal.h"
@@ -16,8 +17,10 @@
 
 static const char usage[] =
     "usage: upkeepd [--config FILE] status [--json]\n"
-    "Shows the device id, the slots (running, committed, trial) and the\n"
-    "installed bundles. Exit status 1 when the bootloader cannot be read.\n";
+    "Shows the device id, the server (a move or a config target overrides\n"
+    "[agent] server), the applied config target, the owner since the last\n"
+    "transfer, undelivered events, the slots (running, committed, trial) and\n"
+    "the installed bundles. Exit status 1 when the bootloader cannot be read.\n";
 
 static json_t *slots_json(const struct agent_config *cfg, struct journal *j, struct upk_error *err,
                           int *failed)
@@ -127,6 +130,40 @@ static void print_text(const json_t *s)
 		           ? " (factory reset; `upkeepd claim-code` shows the code)"
 		           : "");
 	}
+	{
+		const json_t *c = json_object_get(s, "config"), *o = json_object_get(s, "owner");
+		const json_t *ev;
+
+		if (c != NULL) {
+			printf("config:      %s %s (factory reset %s",
+			       json_string_value(json_object_get(c, "target")),
+			       json_string_value(json_object_get(c, "version")),
+			       json_string_value(json_object_get(c, "factory_reset")));
+			if (json_object_get(c, "poll_interval") != NULL)
+				printf(", poll every %llds",
+				       (long long)json_integer_value(
+				           json_object_get(c, "poll_interval")));
+			printf(")\n");
+		}
+		if (o != NULL)
+			printf("owner:       since transfer %s (root v%lld), private data wiped %s\n",
+			       json_string_value(json_object_get(o, "transfer")),
+			       (long long)json_integer_value(json_object_get(o, "since_root")),
+			       json_string_value(json_object_get(o, "wiped_at")));
+		if (json_object_get(s, "transfer_pending") != NULL)
+			printf("transfer:    %s pending\n",
+			       json_string_value(
+			           json_object_get(json_object_get(s, "transfer_pending"), "id")));
+		json_array_foreach(json_object_get(s, "events"), i, ev)
+		    printf("event:       %s (%s%s%s) at %s, not yet delivered\n",
+		           json_string_value(json_object_get(ev, "kind")),
+		           json_string_value(json_object_get(ev, "reason")),
+		           json_object_get(ev, "transfer") ? " " : "",
+		           json_object_get(ev, "transfer")
+		               ? json_string_value(json_object_get(ev, "transfer"))
+		               : "",
+		           json_string_value(json_object_get(ev, "at")));
+	}
 	if (boot != NULL) {
 		printf("bootloader:  %s\n", json_string_value(json_object_get(boot, "bootloader")));
 		printf("running:     slot %s (from the %s)%s\n",
@@ -199,15 +236,17 @@ int agent_cmd_status(const char *config_path, int argc, char **argv)
 	}
 	if (j != NULL) {
 		static const char *const keys[] = {"installed", "security_version", "update",
-		                                   "last", "refused", "enrolment", "claim"};
+		                                   "last", "refused", "enrolment", "claim", "config",
+		                                   "owner", "transfer_pending", "events"};
 		json_t *img = json_object_get(journal_get(j, "installed"), "image");
 
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (journal_get(j, keys[k]) != NULL)
 				json_object_set(s, keys[k], journal_get(j, keys[k]));
-		/* A claim (or the owner's config) moved the device: that fleet is the one in use. */
-		if (json_is_string(journal_get(j, "server")))
-			json_object_set(s, "server", journal_get(j, "server"));
+		/* A move or a config target overrides [agent] server. */
+		if (config_current_server(j, cfg->server_url) != NULL)
+			json_object_set_new(s, "server",
+			                    json_string(config_current_server(j, cfg->server_url)));
 		/* Shorthand kept for scripts: the committed image version. */
 		if (img != NULL)
 			json_object_set(s, "image_version", img);

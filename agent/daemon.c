@@ -15,10 +15,13 @@
 
 #include "claim.h"
 #include "commands.h"
+#include "config_target.h"
 #include "daemon.h"
+#include "events.h"
 #include "fileio.h"
 #include "identity.h"
 #include "journal.h"
+#include "private_data.h"
 #include "server_link.h"
 #include "upkeep/crypto.h"
 #include "upkeep/fetch_curl.h"
@@ -51,6 +54,7 @@ struct cycle {
 	struct journal *j;
 	struct bootloader *bl;
 	struct server_link *link;
+	char *url; /* the fleet URL link talks to */
 	struct upk_fetcher *fetcher;
 };
 
@@ -79,7 +83,8 @@ static const char *server_error(const json_t *resp)
 	return m != NULL ? m : "";
 }
 
-static upk_status enrol(struct cycle *c, struct upk_error *err)
+static upk_status enrol_at(struct cycle *c, struct server_link *link, json_t **out,
+                           struct upk_error *err)
 {
 	json_t *body = NULL, *pub = NULL, *resp = NULL;
 	long code = 0;
@@ -92,18 +97,65 @@ static upk_status enrol(struct cycle *c, struct upk_error *err)
 	                 "attributes", attributes_json(c->cfg));
 	if (body == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-	ret = server_link_call(c->link, "POST", "enrol", body, &code, &resp, err);
+	ret = server_link_call(link, "POST", "enrol", body, &code, &resp, err);
 	if (ret == UPK_OK && code != 200 && code != 201)
 		ret = upk_error_set(err, UPK_ERR_IO, "enrolment refused: HTTP %ld %s", code,
 		                    server_error(resp));
+	json_decref(body);
+	if (ret == UPK_OK && out != NULL) {
+		*out = resp;
+		resp = NULL;
+	}
+	json_decref(resp);
+	return ret;
+}
+
+static upk_status enrol(struct cycle *c, struct upk_error *err)
+{
+	json_t *resp = NULL;
+	upk_status ret = enrol_at(c, c->link, &resp, err);
+
 	if (ret == UPK_OK)
 		ret = journal_set(c->j, "enrolment",
 		                  json_pack("{s:s?}", "status", status_of(resp)), err);
 	if (ret == UPK_OK)
 		ret = journal_commit(c->j, err);
-	json_decref(body);
 	json_decref(resp);
 	return ret;
+}
+
+/* The repository URLs of an accepted device's answer, absolute on link's origin. */
+struct urls {
+	char *im, *dm, *tg;
+};
+
+static void urls_clear(struct urls *u)
+{
+	free(u->im);
+	free(u->dm);
+	free(u->tg);
+	memset(u, 0, sizeof(*u));
+}
+
+static upk_status urls_of(const struct server_link *link, const json_t *resp, struct urls *u,
+                          struct upk_error *err)
+{
+	const json_t *urls = json_object_get(resp, "urls");
+	const char *im = json_string_value(json_object_get(urls, "image_metadata"));
+	const char *dm = json_string_value(json_object_get(urls, "director_metadata"));
+	const char *tg = json_string_value(json_object_get(urls, "image_targets"));
+
+	memset(u, 0, sizeof(*u));
+	if (im == NULL || dm == NULL || tg == NULL || im[0] != '/' || dm[0] != '/' || tg[0] != '/')
+		return upk_error_set(err, UPK_ERR_INVALID, "answer without repository urls");
+	u->im = server_link_url(link, im);
+	u->dm = server_link_url(link, dm);
+	u->tg = server_link_url(link, tg);
+	if (u->im == NULL || u->dm == NULL || u->tg == NULL) {
+		urls_clear(u);
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	}
+	return UPK_OK;
 }
 
 static json_t *checkin_body(const struct cycle *c)
@@ -117,10 +169,217 @@ static json_t *checkin_body(const struct cycle *c)
 	if (b != NULL && statvfs(c->cfg->data_dir, &st) == 0)
 		json_object_set_new(b, "free_space",
 		                    json_integer((json_int_t)((uint64_t)st.f_bavail * st.f_frsize)));
+	/* Queued events ride along; they leave the state only once the server answered. */
+	if (b != NULL && events_pending(c->j) != NULL)
+		json_object_set_new(b, "events", json_deep_copy(events_pending(c->j)));
 	return b;
 }
 
-/* Deliver queued reports in order; stop at the first one the server could not take now. */
+/* POST checkin at link; *resp on HTTP 200 only. */
+static upk_status checkin_at(struct cycle *c, struct server_link *link, json_t **resp,
+                             struct upk_error *err)
+{
+	json_t *body = checkin_body(c);
+	long code = 0;
+	upk_status ret;
+
+	*resp = NULL;
+	ret = body == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
+	                   : server_link_call(link, "POST", "checkin", body, &code, resp, err);
+	if (ret == UPK_OK && code != 200)
+		ret = upk_error_set(err, UPK_ERR_IO, "check-in: HTTP %ld %s", code,
+		                    server_error(*resp));
+	if (ret != UPK_OK) {
+		json_decref(*resp);
+		*resp = NULL;
+	}
+	json_decref(body);
+	return ret;
+}
+
+/* moved_to must be exactly "/v1/fleets/NAME": it only says where to ask next. */
+static int moved_to_ok(const char *m)
+{
+	size_t n;
+
+	if (m == NULL || strncmp(m, "/v1/fleets/", 11) != 0)
+		return 0;
+	m += 11;
+	n = strlen(m);
+	if (n < 1 || n > 63 || m[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((m[i] >= 'a' && m[i] <= 'z') || (m[i] >= '0' && m[i] <= '9') || m[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static struct update_source source_of(const struct cycle *c, const struct urls *u)
+{
+	struct update_source src = {.image_metadata_url = u->im,
+	                            .director_metadata_url = u->dm,
+	                            .targets_url = u->tg,
+	                            .fetcher = c->fetcher};
+
+	return src;
+}
+
+static void init_update_ctx(struct cycle *c, struct update_ctx *uc, int no_reboot);
+
+/*
+ * The old fleet answered "transferred": check in at moved_to on the same
+ * origin, and walk both root chains from what that fleet serves (this is
+ * where the transfer roots are checked). Only when all of that worked is the
+ * new fleet URL recorded (state "server") and used; otherwise the device
+ * stays where it was and the cycle fails. *resp becomes the new answer.
+ */
+static upk_status follow_move(struct cycle *c, int no_reboot, json_t **resp,
+                              struct upk_error *err)
+{
+	const char *moved = json_string_value(json_object_get(*resp, "moved_to"));
+	struct server_link *nl = NULL;
+	struct update_ctx uc;
+	struct urls u = {0};
+	json_t *nresp = NULL;
+	char *url = NULL;
+	const char *st;
+	upk_status ret;
+
+	if (!moved_to_ok(moved))
+		return upk_error_set(err, UPK_ERR_INVALID,
+		                     "%s answered \"transferred\" without a valid moved_to "
+		                     "(/v1/fleets/NAME)",
+		                     c->url);
+	url = server_link_url(c->link, moved);
+	if (url == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	ret = server_link_new(url, c->id, &nl, err);
+	if (ret == UPK_OK)
+		ret = checkin_at(c, nl, &nresp, err);
+	st = status_of(nresp);
+	if (ret == UPK_OK && (st == NULL || strcmp(st, "accepted") != 0))
+		ret = upk_error_set(err, UPK_ERR_INVALID, "the device is \"%s\" there, not accepted",
+		                    st != NULL ? st : "?");
+	if (ret == UPK_OK)
+		ret = urls_of(nl, nresp, &u, err);
+	if (ret == UPK_OK) {
+		struct update_source src = source_of(c, &u);
+
+		init_update_ctx(c, &uc, no_reboot);
+		ret = update_refresh(&uc, &src, err);
+	}
+	if (ret == UPK_OK)
+		ret = journal_set(c->j, "server", json_string(url), err);
+	if (ret == UPK_OK)
+		ret = journal_commit(c->j, err);
+	if (ret != UPK_OK) {
+		upk_error_prefix(err, ret, "following the move to %s: ", url);
+		goto out;
+	}
+	fprintf(stderr, "upkeepd: moved to %s\n", url);
+	server_link_free(c->link);
+	free(c->url);
+	c->link = nl;
+	c->url = url;
+	nl = NULL;
+	url = NULL;
+	json_decref(*resp);
+	*resp = nresp;
+	nresp = NULL;
+out:
+	urls_clear(&u);
+	json_decref(nresp);
+	server_link_free(nl);
+	free(url);
+	return ret;
+}
+
+/*
+ * update_ctx.probe_server: may the device move to fleet_url? Enrol there
+ * (a pre-authorised device is accepted at once) and refresh both
+ * repositories from what it serves, in a scratch store.
+ */
+static upk_status probe_server(void *arg, const char *fleet_url, struct upk_error *err)
+{
+	struct cycle *c = arg;
+	struct server_link *nl = NULL;
+	struct update_ctx uc;
+	struct urls u = {0};
+	json_t *resp = NULL;
+	const char *st;
+	upk_status ret;
+
+	ret = server_link_new(fleet_url, c->id, &nl, err);
+	if (ret == UPK_OK)
+		ret = enrol_at(c, nl, &resp, err);
+	st = status_of(resp);
+	if (ret == UPK_OK && (st == NULL || strcmp(st, "accepted") != 0))
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+		                    "the device is \"%s\" there, not accepted (pre-authorise it "
+		                    "in that fleet first)",
+		                    st != NULL ? st : "?");
+	if (ret == UPK_OK)
+		ret = urls_of(nl, resp, &u, err);
+	if (ret == UPK_OK) {
+		struct update_source src = source_of(c, &u);
+
+		init_update_ctx(c, &uc, 1);
+		ret = update_probe(&uc, &src, err);
+	}
+	urls_clear(&u);
+	json_decref(resp);
+	server_link_free(nl);
+	return ret;
+}
+
+static void init_update_ctx(struct cycle *c, struct update_ctx *uc, int no_reboot)
+{
+	memset(uc, 0, sizeof(*uc));
+	uc->cfg = c->cfg;
+	uc->device_id = c->id->id;
+	uc->journal = c->j;
+	uc->bl = c->bl;
+	uc->no_reboot = no_reboot;
+	uc->server_url = c->url;
+	uc->probe_server = probe_server;
+	uc->probe_ctx = c;
+}
+
+/* Use the fleet URL of the state ("server") when a config target or a move changed it. */
+static upk_status select_server(struct cycle *c, struct upk_error *err)
+{
+	const char *want = config_current_server(c->j, c->cfg->server_url);
+	struct server_link *nl = NULL;
+	char *url;
+	upk_status ret;
+
+	if (want == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID,
+		                     "%s: no server set ([agent] server = FLEET URL)",
+		                     c->cfg->source);
+	if (c->url != NULL && strcmp(c->url, want) == 0)
+		return UPK_OK;
+	url = strdup(want);
+	if (url == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	ret = server_link_new(url, c->id, &nl, err);
+	if (ret != UPK_OK) {
+		free(url);
+		return ret;
+	}
+	server_link_free(c->link);
+	free(c->url);
+	c->link = nl;
+	c->url = url;
+	return UPK_OK;
+}
+
+/*
+ * Deliver queued reports in order; stop at the first one the server could
+ * not take now. A report carries the fleet URL its deployment came from:
+ * after a move it still goes there, once; if that server cannot take it,
+ * it is dropped (that server no longer manages the device).
+ */
 static upk_status flush_outbox(struct cycle *c, struct upk_error *err)
 {
 	json_t *box = journal_get(c->j, "outbox");
@@ -131,27 +390,37 @@ static upk_status flush_outbox(struct cycle *c, struct upk_error *err)
 		json_t *r = json_array_get(box, 0), *body, *resp = NULL;
 		const char *dep = json_string_value(json_object_get(r, "deployment"));
 		const char *reason = json_string_value(json_object_get(r, "reason"));
+		const char *to = json_string_value(json_object_get(r, "server"));
+		struct server_link *link = c->link, *other = NULL;
+		int elsewhere = to != NULL && strcmp(to, c->url) != 0;
 		char rel[256];
 		long code = 0;
 
+		if (dep != NULL && elsewhere && server_link_new(to, c->id, &other, NULL) != UPK_OK)
+			dep = NULL; /* not a usable URL any more: nothing to deliver it to */
+		if (other != NULL)
+			link = other;
 		if (dep != NULL) {
 			snprintf(rel, sizeof(rel), "deployments/%s/status", dep);
 			body = json_pack("{s:O,s:s*,s:s*}", "state", json_object_get(r, "state"),
 			                 "reason", reason, "log_tail", reason);
 			ret = body == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
-			                   : server_link_call(c->link, "POST", rel, body, &code,
-			                                      &resp, err);
+			                   : server_link_call(link, "POST", rel, body, &code, &resp,
+			                                      err);
 			json_decref(body);
 			json_decref(resp);
-			if (ret != UPK_OK)
+			server_link_free(other);
+			if (ret != UPK_OK && !elsewhere)
 				break;
 			/* Server trouble: keep the report for the next cycle. */
-			if (code >= 500 || code == 408 || code == 429) {
+			if (ret == UPK_OK && !elsewhere &&
+			    (code >= 500 || code == 408 || code == 429)) {
 				ret = upk_error_set(err, UPK_ERR_IO, "report to %s: HTTP %ld", rel,
 				                    code);
 				break;
 			}
 			/* Any other answer is final: a 4xx would be refused again. */
+			ret = UPK_OK;
 		}
 		json_array_remove(box, 0);
 		changed = 1;
@@ -166,64 +435,60 @@ static upk_status flush_outbox(struct cycle *c, struct upk_error *err)
 }
 
 /* Talk to the fleet the state now names (after a claim moved the device there). */
-static upk_status relink(struct cycle *c, struct upk_error *err)
-{
-	struct server_link *l = NULL;
-	upk_status ret = server_link_new(claim_server_url(c->cfg, c->j), c->id, &l, err);
-
-	if (ret != UPK_OK)
-		return ret;
-	server_link_free(c->link);
-	c->link = l;
-	return UPK_OK;
-}
-
 static upk_status cycle_once(struct cycle *c, int no_reboot, enum update_outcome *outcome,
                              struct upk_error *err)
 {
 	struct update_ctx uc;
-	json_t *body = NULL, *resp = NULL, *urls;
-	char *im = NULL, *dm = NULL, *tg = NULL;
+	json_t *resp = NULL;
+	struct urls u = {0};
+	size_t n_events;
 	const char *st;
-	long code = 0;
 	upk_status ret;
 
 	*outcome = UPDATE_IDLE;
-	memset(&uc, 0, sizeof(uc));
-	uc.cfg = c->cfg;
-	uc.device_id = c->id->id;
-	uc.journal = c->j;
-	uc.bl = c->bl;
-	uc.no_reboot = no_reboot;
 	/* After a reboot: decide commit or rollback before talking to anyone. */
+	init_update_ctx(c, &uc, no_reboot);
 	ret = update_resume(&uc, outcome, err);
 	if (ret != UPK_OK || *outcome == UPDATE_REBOOTING)
 		goto report;
+	/* A config target applied in the last cycle, a move or a claim may have changed the fleet. */
+	ret = select_server(c, err);
+	if (ret != UPK_OK)
+		goto out;
 	/* Unclaimed after a factory reset: a verified claim first, then a normal cycle there. */
 	if (claim_unclaimed(c->j)) {
 		int claimed = 0;
 
 		ret = claim_poll(c->cfg, c->j, c->id, c->link, &claimed, err);
 		if (ret == UPK_OK && claimed)
-			ret = relink(c, err);
+			ret = select_server(c, err);
 		if (ret != UPK_OK || !claimed)
 			goto out;
 	}
+	uc.server_url = c->url;
 	st = json_string_value(json_object_get(journal_get(c->j, "enrolment"), "status"));
 	if (st == NULL || strcmp(st, "accepted") != 0) {
 		ret = enrol(c, err);
 		if (ret != UPK_OK)
 			goto out;
 	}
-	body = checkin_body(c);
-	ret = body == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
-	                   : server_link_call(c->link, "POST", "checkin", body, &code, &resp, err);
-	if (ret == UPK_OK && code != 200)
-		ret = upk_error_set(err, UPK_ERR_IO, "check-in: HTTP %ld %s", code,
-		                    server_error(resp));
+	n_events = json_array_size(events_pending(c->j));
+	ret = checkin_at(c, c->link, &resp, err);
 	if (ret != UPK_OK)
 		goto out;
 	st = status_of(resp);
+	if (st != NULL && strcmp(st, "transferred") == 0) {
+		/* Sold: the events wait for the buyer's fleet, which now manages the device. */
+		ret = follow_move(c, no_reboot, &resp, err);
+		if (ret != UPK_OK)
+			goto out;
+		uc.server_url = c->url;
+		st = status_of(resp);
+	}
+	/* Delivered: the server answered the check-in that carried them. */
+	ret = events_delivered(c->j, n_events, err);
+	if (ret != UPK_OK)
+		goto out;
 	if (st != NULL) {
 		json_t *e = journal_get(c->j, "enrolment");
 
@@ -238,27 +503,13 @@ static upk_status cycle_once(struct cycle *c, int no_reboot, enum update_outcome
 	}
 	if (st == NULL || strcmp(st, "accepted") != 0)
 		goto report; /* pending: the owner has not accepted this device yet */
-	urls = json_object_get(resp, "urls");
-	if (json_string_value(json_object_get(urls, "image_metadata")) == NULL ||
-	    json_string_value(json_object_get(urls, "director_metadata")) == NULL ||
-	    json_string_value(json_object_get(urls, "image_targets")) == NULL) {
-		ret = upk_error_set(err, UPK_ERR_INVALID, "check-in answer without repository urls");
-		goto out;
-	}
-	im = server_link_url(c->link, json_string_value(json_object_get(urls, "image_metadata")));
-	dm = server_link_url(c->link,
-	                     json_string_value(json_object_get(urls, "director_metadata")));
-	tg = server_link_url(c->link, json_string_value(json_object_get(urls, "image_targets")));
-	if (im == NULL || dm == NULL || tg == NULL) {
-		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	ret = urls_of(c->link, resp, &u, err);
+	if (ret != UPK_OK) {
+		upk_error_prefix(err, ret, "check-in: ");
 		goto out;
 	}
 	{
-		struct update_source src = {.image_metadata_url = im,
-		                            .director_metadata_url = dm,
-		                            .targets_url = tg,
-		                            .fetcher = c->fetcher};
-
+		struct update_source src = source_of(c, &u);
 		enum update_outcome resumed = *outcome;
 
 		uc.deployments = json_object_get(resp, "deployments");
@@ -272,18 +523,24 @@ report:
 	{
 		struct upk_error ferr = {0};
 
-		if (flush_outbox(c, &ferr) != UPK_OK && ret == UPK_OK)
+		if (c->link != NULL && flush_outbox(c, &ferr) != UPK_OK && ret == UPK_OK)
 			fprintf(stderr, "upkeepd: reports kept for later: %s\n", ferr.msg);
 	}
 	if (ret == UPK_OK && *outcome == UPDATE_REBOOTING && !no_reboot)
 		stop_requested = 1; /* the reboot command runs; nothing more to do */
 out:
-	free(im);
-	free(dm);
-	free(tg);
-	json_decref(body);
+	urls_clear(&u);
 	json_decref(resp);
 	return ret;
+}
+
+/* The poll interval: a config target's, else the agent configuration's. */
+static unsigned poll_interval(const struct cycle *c)
+{
+	json_int_t v = json_integer_value(json_object_get(journal_get(c->j, "config"),
+	                                                  "poll_interval"));
+
+	return v >= 30 && v <= 7 * 86400 ? (unsigned)v : c->cfg->poll_interval_s;
 }
 
 upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *opts,
@@ -306,13 +563,12 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 		ret = journal_open(state, &c.j, err);
 	if (ret == UPK_OK)
 		ret = claim_recover(cfg, c.j, err);
-	if (ret == UPK_OK && claim_server_url(cfg, c.j) == NULL)
-		ret = upk_error_set(err, UPK_ERR_INVALID,
-		                    "%s: no server set ([agent] server = FLEET URL)", cfg->source);
 	if (ret == UPK_OK)
 		ret = bootloader_open(&cfg->bootloader, &c.bl, err);
 	if (ret == UPK_OK)
-		ret = server_link_new(claim_server_url(cfg, c.j), c.id, &c.link, err);
+		ret = private_data_ensure(cfg, err);
+	if (ret == UPK_OK)
+		ret = select_server(&c, err);
 	if (ret == UPK_OK)
 		ret = upk_fetcher_curl_new(NULL, &c.fetcher, err);
 	if (ret != UPK_OK)
@@ -327,7 +583,7 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 	}
 	for (;;) {
 		struct upk_error cerr = {0};
-		unsigned delay, rnd = 0;
+		unsigned delay, poll, rnd = 0;
 
 		ret = cycle_once(&c, opts->no_reboot, outcome, &cerr);
 		if (opts->once) {
@@ -345,9 +601,9 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 				fprintf(stderr, "upkeepd: check: %s\n", update_outcome_name(*outcome));
 		}
 		upk_random_bytes(&rnd, sizeof(rnd), NULL);
-		delay = failures > 0 ? daemon_backoff_s(failures, cfg->poll_interval_s, rnd)
-		                     : cfg->poll_interval_s - cfg->poll_interval_s / 10 +
-		                           rnd % (cfg->poll_interval_s / 5 + 1);
+		poll = poll_interval(&c);
+		delay = failures > 0 ? daemon_backoff_s(failures, poll, rnd)
+		                     : poll - poll / 10 + rnd % (poll / 5 + 1);
 		for (unsigned s = 0; s < delay && !stop_requested; s++)
 			sleep(1);
 		if (stop_requested)
@@ -358,6 +614,7 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 out:
 	upk_fetcher_curl_free(c.fetcher);
 	server_link_free(c.link);
+	free(c.url);
 	bootloader_free(c.bl);
 	journal_free(c.j);
 	identity_free(c.id);

@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "claim.h"
+#include "config_target.h"
 #include "fileio.h"
 #include "health.h"
 #include "installer.h"
+#include "ownership.h"
 #include "proc.h"
 #include "slot.h"
 #include "update.h"
@@ -181,8 +183,8 @@ upk_status update_report(struct update_ctx *ctx, const char *deployment, const c
 		box = journal_get(ctx->journal, "outbox");
 	}
 	now_text(at);
-	r = json_pack("{s:s?,s:s?,s:s,s:s?,s:s}", "deployment", deployment, "target", target,
-	              "state", state, "reason", reason, "at", at);
+	r = json_pack("{s:s?,s:s?,s:s,s:s?,s:s,s:s?}", "deployment", deployment, "target", target,
+	              "state", state, "reason", reason, "at", at, "server", ctx->server_url);
 	if (r == NULL || json_array_append_new(box, r) != 0)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	while (json_array_size(box) > OUTBOX_MAX)
@@ -242,7 +244,9 @@ static upk_status finish_success(struct update_ctx *ctx, json_t *u, struct upk_e
 		ret = set_last(ctx, u, "success", NULL, err);
 	if (ret != UPK_OK)
 		return ret;
-	journal_del(ctx->journal, "update");
+	/* A config target's record is never journalled: an interrupted image download stays. */
+	if (u == current_update(ctx))
+		journal_del(ctx->journal, "update");
 	return journal_commit(ctx->journal, err);
 }
 
@@ -262,7 +266,8 @@ static upk_status finish_failure(struct update_ctx *ctx, json_t *u, const char *
 		ret = set_last(ctx, u, "failure", reason, err);
 	if (ret != UPK_OK)
 		return ret;
-	journal_del(ctx->journal, "update");
+	if (u == current_update(ctx))
+		journal_del(ctx->journal, "update");
 	return journal_commit(ctx->journal, err);
 }
 
@@ -623,12 +628,18 @@ upk_status update_resume(struct update_ctx *ctx, enum update_outcome *outcome,
 
 /* ---- the check ---- */
 
-static upk_status open_client(const struct update_ctx *ctx, const char *sub, const char *root_path,
-                              const char *metadata_url, const struct update_source *src,
+/*
+ * A TUF client over DATA_DIR/<store>/<sub>. The first time, the factory root
+ * is trusted; later roots chain from what is stored. Every new root passes
+ * ownership_root_check() with oc (borrowed: must outlive the client).
+ */
+static upk_status open_client(const struct update_ctx *ctx, const char *store, const char *sub,
+                              const char *root_path, const char *metadata_url,
+                              const struct update_source *src, struct ownership_check *oc,
                               struct upk_client **out, struct upk_error *err)
 {
 	struct upk_client_config cc;
-	char *base = fio_path_join(ctx->cfg->data_dir, "metadata"), *dir = NULL, *rootf = NULL;
+	char *base = fio_path_join(ctx->cfg->data_dir, store), *dir = NULL, *rootf = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	upk_status ret;
@@ -641,7 +652,6 @@ static upk_status open_client(const struct update_ctx *ctx, const char *sub, con
 	ret = fio_mkdir_p(dir, 0700, err);
 	if (ret != UPK_OK)
 		goto out;
-	/* First start: trust the factory root; later roots chain from what is stored. */
 	if (access(rootf, F_OK) != 0) {
 		ret = fio_read_file(root_path, 1024u * 1024u, &buf, &len, err);
 		if (ret == UPK_OK)
@@ -656,6 +666,8 @@ static upk_status open_client(const struct update_ctx *ctx, const char *sub, con
 	cc.metadata_url = metadata_url;
 	cc.target_url = src->targets_url;
 	cc.fetcher = src->fetcher;
+	cc.root_check = ownership_root_check;
+	cc.root_check_ctx = oc;
 	ret = upk_client_new(&cc, out, err);
 	if (ret != UPK_OK)
 		upk_error_prefix(err, ret, "%s repository: ", sub);
@@ -664,6 +676,118 @@ out:
 	free(rootf);
 	free(dir);
 	free(base);
+	return ret;
+}
+
+/* Both clients over one store, refreshed: director first, then image. */
+struct clients {
+	struct ownership_check ioc, doc;
+	struct upk_client *ic, *dc;
+};
+
+static upk_status refresh_both(struct update_ctx *ctx, const char *store,
+                               const struct update_source *src, int record, struct clients *cl,
+                               struct upk_error *err)
+{
+	upk_status ret;
+
+	cl->ioc.journal = record ? ctx->journal : NULL;
+	cl->ioc.device_id = ctx->device_id;
+	cl->ioc.repo = "image";
+	cl->doc = cl->ioc;
+	cl->doc.repo = "director";
+	ret = open_client(ctx, store, "image", ctx->cfg->image_root, src->image_metadata_url, src,
+	                  &cl->ioc, &cl->ic, err);
+	if (ret == UPK_OK)
+		ret = open_client(ctx, store, "director", ctx->cfg->director_root,
+		                  src->director_metadata_url, src, &cl->doc, &cl->dc, err);
+	if (ret == UPK_OK && (ret = upk_client_refresh(cl->dc, err)) != UPK_OK)
+		upk_error_prefix(err, ret, "director repository: ");
+	if (ret == UPK_OK && (ret = upk_client_refresh(cl->ic, err)) != UPK_OK)
+		upk_error_prefix(err, ret, "image repository: ");
+	return ret;
+}
+
+static void clients_free(struct clients *cl)
+{
+	upk_client_free(cl->ic);
+	upk_client_free(cl->dc);
+	cl->ic = cl->dc = NULL;
+}
+
+upk_status update_refresh(struct update_ctx *ctx, const struct update_source *src,
+                          struct upk_error *err)
+{
+	struct clients cl;
+	upk_status ret;
+
+	memset(&cl, 0, sizeof(cl));
+	ret = refresh_both(ctx, "metadata", src, 1, &cl, err);
+	clients_free(&cl);
+	if (ret == UPK_OK)
+		ret = ownership_finish(ctx->cfg, ctx->journal, NULL, err);
+	return ret;
+}
+
+/* Seed DATA_DIR/probe/<sub>/root.json with the root the device trusts, if any. */
+static upk_status seed_probe(const struct update_ctx *ctx, const char *sub,
+                             struct upk_error *err)
+{
+	char *meta = fio_path_join(ctx->cfg->data_dir, "metadata"), *probe = NULL, *from = NULL,
+	     *fdir = NULL, *to = NULL, *buf = NULL;
+	size_t len = 0;
+	upk_status ret;
+
+	if (meta == NULL || (fdir = fio_path_join(meta, sub)) == NULL ||
+	    (from = fio_path_join(fdir, "root.json")) == NULL ||
+	    (probe = fio_path_join(ctx->cfg->data_dir, "probe")) == NULL ||
+	    (to = fio_path_join(probe, sub)) == NULL) {
+		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	ret = fio_read_file(from, 1024u * 1024u, &buf, &len, err);
+	if (ret == UPK_ERR_NOT_FOUND) {
+		/* Nothing trusted yet: open_client() starts from the factory root. */
+		upk_error_clear(err);
+		ret = UPK_OK;
+		goto out;
+	}
+	if (ret == UPK_OK)
+		ret = fio_mkdir_p(to, 0700, err);
+	if (ret == UPK_OK)
+		ret = upk_client_bootstrap(to, buf, len, err);
+out:
+	free(buf);
+	free(to);
+	free(probe);
+	free(from);
+	free(fdir);
+	free(meta);
+	return ret;
+}
+
+upk_status update_probe(struct update_ctx *ctx, const struct update_source *src,
+                        struct upk_error *err)
+{
+	char *probe = fio_path_join(ctx->cfg->data_dir, "probe");
+	struct clients cl;
+	struct upk_error cerr = {0};
+	upk_status ret;
+
+	memset(&cl, 0, sizeof(cl));
+	if (probe == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	ret = fio_rmtree(probe, err);
+	if (ret == UPK_OK)
+		ret = seed_probe(ctx, "image", err);
+	if (ret == UPK_OK)
+		ret = seed_probe(ctx, "director", err);
+	if (ret == UPK_OK)
+		ret = refresh_both(ctx, "probe", src, 0, &cl, err);
+	clients_free(&cl);
+	/* The scratch store proved what it had to; a failed cleanup is redone next time. */
+	fio_rmtree(probe, &cerr);
+	free(probe);
 	return ret;
 }
 
@@ -867,6 +991,127 @@ static const char *sha256_of(const struct upk_client_target *t)
 	return json_string_value(json_object_get(t->hashes, "sha256"));
 }
 
+/* A config payload, verified while it streams into memory (at most CONFIG_TARGET_MAX_BYTES). */
+struct mem_sink {
+	char buf[CONFIG_TARGET_MAX_BYTES];
+	size_t len;
+};
+
+static upk_status mem_put(void *arg, const void *data, size_t len, struct upk_error *err)
+{
+	struct mem_sink *m = arg;
+
+	if (len > sizeof(m->buf) - m->len)
+		return upk_error_set(err, UPK_ERR_TOO_LARGE, "more than %u bytes",
+		                     CONFIG_TARGET_MAX_BYTES);
+	memcpy(m->buf + m->len, data, len);
+	m->len += len;
+	return UPK_OK;
+}
+
+/*
+ * Before a config target switches servers: forget the metadata the old
+ * server signed with its online keys (image timestamp and snapshot; director
+ * timestamp, snapshot and targets). The new server's versions of those roles
+ * are unrelated to the old one's, so keeping them would look like a
+ * rollback forever. Roots and the owner-signed image targets stay. The cost:
+ * rollback protection of those roles restarts at the new server.
+ */
+static upk_status forget_server_metadata(const struct update_ctx *ctx, struct upk_error *err)
+{
+	static const char *const FILES[][2] = {
+	    {"image", "timestamp.json"},    {"image", "snapshot.json"},
+	    {"director", "timestamp.json"}, {"director", "snapshot.json"},
+	    {"director", "targets.json"},
+	};
+	char *meta = fio_path_join(ctx->cfg->data_dir, "metadata");
+	upk_status ret = meta == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory") : UPK_OK;
+
+	for (size_t i = 0; ret == UPK_OK && i < sizeof(FILES) / sizeof(FILES[0]); i++) {
+		char *sub = fio_path_join(meta, FILES[i][0]);
+		char *path = sub != NULL ? fio_path_join(sub, FILES[i][1]) : NULL;
+
+		ret = path == NULL ? upk_error_set(err, UPK_ERR_NOMEM, "out of memory")
+		                   : fio_unlinkat(AT_FDCWD, path, 0, 1, path, err);
+		if (ret == UPK_OK && i + 1 < sizeof(FILES) / sizeof(FILES[0]) &&
+		    strcmp(FILES[i][0], FILES[i + 1][0]) != 0)
+			ret = fio_fsync_dir(sub, err);
+		if (ret == UPK_OK && i + 1 == sizeof(FILES) / sizeof(FILES[0]))
+			ret = fio_fsync_dir(sub, err);
+		free(path);
+		free(sub);
+	}
+	free(meta);
+	return ret;
+}
+
+/*
+ * Apply an admitted config target: download it verified into memory, parse
+ * it strictly, probe a new server, then record everything in one commit
+ * (docs/agent.md, "Configuration targets"). Any failure changes nothing but
+ * the failure record and report.
+ */
+static upk_status install_config(struct update_ctx *ctx, struct upk_client *ic,
+                                 const struct upk_client_target *it,
+                                 const struct upk_target_info *info, const char *dep,
+                                 enum update_outcome *outcome, struct upk_error *err)
+{
+	struct mem_sink *m = NULL;
+	struct config_payload p;
+	struct upk_error rerr = {0};
+	char why[REASON_MAX];
+	const char *cur = config_current_server(ctx->journal, ctx->cfg->server_url);
+	json_t *u;
+	upk_status ret;
+
+	u = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s?,s:s?}", "type", "config", "name", "config",
+	              "target", it->path, "version", info->version, "security_version",
+	              (json_int_t)info->security_version, "sha256", sha256_of(it), "deployment",
+	              dep[0] != '\0' ? dep : NULL);
+	if (u == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	if (it->length > (int64_t)CONFIG_TARGET_MAX_BYTES) {
+		ret = upk_error_set(&rerr, UPK_ERR_TOO_LARGE, "%lld bytes, more than %u",
+		                    (long long)it->length, CONFIG_TARGET_MAX_BYTES);
+	} else if ((m = calloc(1, sizeof(*m))) == NULL) {
+		ret = upk_error_set(&rerr, UPK_ERR_NOMEM, "out of memory");
+	} else {
+		ret = upk_client_download_target(ic, it, mem_put, m, &rerr);
+	}
+	if (ret == UPK_OK)
+		ret = config_payload_parse(m->buf, m->len, &p, &rerr);
+	/* A new server must prove it serves this device's repositories before it is used. */
+	if (ret == UPK_OK && p.server[0] != '\0' && (cur == NULL || strcmp(cur, p.server) != 0)) {
+		ret = ctx->probe_server != NULL
+		          ? ctx->probe_server(ctx->probe_ctx, p.server, &rerr)
+		          : upk_error_set(&rerr, UPK_ERR_UNSUPPORTED,
+		                          "no server link to probe %s from here", p.server);
+		if (ret != UPK_OK)
+			upk_error_prefix(&rerr, ret, "probing server %s: ", p.server);
+	}
+	if (ret != UPK_OK) {
+		snprintf(why, sizeof(why), "config not applied: %s", rerr.msg);
+		*outcome = UPDATE_FAILED;
+		ret = finish_failure(ctx, u, why, err);
+		goto out;
+	}
+	if (p.server[0] != '\0' && (cur == NULL || strcmp(cur, p.server) != 0)) {
+		ret = forget_server_metadata(ctx, err);
+		if (ret != UPK_OK)
+			goto out;
+	}
+	/* One commit: the config, the server, the version and the success report. */
+	ret = config_target_record(ctx->journal, &p, it->path, info->version, sha256_of(it), err);
+	if (ret == UPK_OK)
+		ret = finish_success(ctx, u, err);
+	if (ret == UPK_OK && *outcome != UPDATE_FAILED)
+		*outcome = UPDATE_DONE;
+out:
+	free(m);
+	json_decref(u);
+	return ret;
+}
+
 /*
  * Admit and install one director target. *outcome is raised to what happened.
  * Errors are only for failures of the check itself (metadata, local state).
@@ -881,7 +1126,7 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 	enum upk_refusal refusal = UPK_REFUSAL_NONE;
 	struct upk_error rerr = {0};
 	struct installer *in = NULL;
-	char name[AGENT_CONFIG_NAME_MAX + 96], detail[REASON_MAX], dep[64];
+	char name[AGENT_CONFIG_NAME_MAX + 96], detail[REASON_MAX], dep[64] = "";
 	const char *type_name, *key, *sha;
 	uint64_t resume_from = 0;
 	json_t *prev, *u = NULL, *rec = NULL, *svs = journal_get(ctx->journal, "security_version");
@@ -889,6 +1134,7 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 	char *work = NULL;
 	upk_status ret;
 
+	deployment_of(ctx, dt->path, dep, sizeof(dep));
 	ret = upk_client_find_target(ic, dt->path, &it, &rerr);
 	if (ret != UPK_OK && ret != UPK_ERR_NOT_FOUND) {
 		*err = rerr;
@@ -926,6 +1172,8 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 			                    "an image target, but no [slot.*] pair is configured");
 	} else if (info->type == UPK_TARGET_ARCHIVE) {
 		ret = update_archive_name(dt->path, name, sizeof(name), &rerr);
+	} else if (info->type == UPK_TARGET_CONFIG) {
+		snprintf(name, sizeof(name), "config");
 	} else if (info->type == UPK_TARGET_MODULE) {
 		ret = update_module_name(dt->path, name, sizeof(name), &rerr);
 		if (ret == UPK_OK && agent_config_find_module(ctx->cfg, name) == NULL)
@@ -956,6 +1204,10 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 	if (prev != NULL && sha != NULL && jstr(prev, "sha256") != NULL &&
 	    strcmp(jstr(prev, "sha256"), sha) == 0)
 		goto out;
+	if (info->type == UPK_TARGET_CONFIG) {
+		ret = install_config(ctx, ic, it, info, dep, outcome, err);
+		goto out;
+	}
 	if (info->type == UPK_TARGET_IMAGE && !allow_image)
 		goto out; /* images go last, after bundles and modules */
 	/* Enough space. */
@@ -1171,7 +1423,7 @@ out:
 upk_status update_check(struct update_ctx *ctx, const struct update_source *src,
                         enum update_outcome *outcome, struct upk_error *err)
 {
-	struct upk_client *ic = NULL, *dc = NULL;
+	struct clients cl;
 	const struct upk_metadata *dtargets;
 	struct attrs at;
 	upk_status ret;
@@ -1184,24 +1436,24 @@ upk_status update_check(struct update_ctx *ctx, const struct update_source *src,
 		return upk_error_set(err, UPK_ERR_INVALID,
 		                     "the device is unclaimed (factory reset): it trusts no owner "
 		                     "until a claim is accepted (docs/ownership.md)");
+	memset(&cl, 0, sizeof(cl));
 	/* Whatever an earlier run left half done is finished first. */
 	ret = update_resume(ctx, outcome, err);
 	if (ret != UPK_OK || *outcome == UPDATE_REBOOTING)
 		return ret;
 	*outcome = UPDATE_IDLE;
-	ret = open_client(ctx, "image", ctx->cfg->image_root, src->image_metadata_url, src, &ic, err);
+	/* A transfer a crash interrupted is finished even when the network is down. */
+	ret = ownership_finish(ctx->cfg, ctx->journal, NULL, err);
 	if (ret == UPK_OK)
-		ret = open_client(ctx, "director", ctx->cfg->director_root,
-		                  src->director_metadata_url, src, &dc, err);
-	if (ret == UPK_OK && (ret = upk_client_refresh(dc, err)) != UPK_OK)
-		upk_error_prefix(err, ret, "director repository: ");
-	if (ret == UPK_OK && (ret = upk_client_refresh(ic, err)) != UPK_OK)
-		upk_error_prefix(err, ret, "image repository: ");
+		ret = refresh_both(ctx, "metadata", src, 1, &cl, err);
+	/* A transfer the chain just completed: wipe before the new owner's first target. */
+	if (ret == UPK_OK)
+		ret = ownership_finish(ctx->cfg, ctx->journal, NULL, err);
 	if (ret != UPK_OK)
 		goto out;
-	dtargets = upk_client_trusted(dc, "targets");
+	dtargets = upk_client_trusted(cl.dc, "targets");
 	n = dtargets != NULL ? upk_targets_count(dtargets) : 0;
-	/* Bundles and modules first, the image (which reboots) last. */
+	/* Bundles, modules and configuration first, the image (which reboots) last. */
 	for (int pass = 0; pass < 2 && ret == UPK_OK && *outcome != UPDATE_REBOOTING; pass++) {
 		for (size_t i = 0; i < n && ret == UPK_OK && *outcome != UPDATE_REBOOTING; i++) {
 			struct upk_target dt;
@@ -1212,12 +1464,11 @@ upk_status update_check(struct update_ctx *ctx, const struct update_source *src,
 			attrs_free(&at);
 			ret = attrs_build(ctx, &at, err);
 			if (ret == UPK_OK)
-				ret = handle_target(ctx, ic, &dt, &at, pass == 1, outcome, err);
+				ret = handle_target(ctx, cl.ic, &dt, &at, pass == 1, outcome, err);
 		}
 	}
 out:
 	attrs_free(&at);
-	upk_client_free(ic);
-	upk_client_free(dc);
+	clients_free(&cl);
 	return ret;
 }

@@ -42,6 +42,19 @@ struct update_ctx {
 	unsigned max_attempts;
 	/* Bytes between two journalled download positions (raw images); 0: 16 MiB. */
 	uint64_t resume_step;
+	/*
+	 * The fleet URL the deployments came from (may be NULL): reports in
+	 * the outbox carry it, so they go to that server even after a config
+	 * target moved the device (docs/agent.md, "Reports").
+	 */
+	const char *server_url;
+	/*
+	 * Probe another fleet URL before a config target switches to it:
+	 * enrol or check in there and update_probe() against the URLs it
+	 * answers. NULL: config targets naming a new server fail.
+	 */
+	upk_status (*probe_server)(void *probe_ctx, const char *fleet_url, struct upk_error *err);
+	void *probe_ctx;
 };
 
 enum update_outcome {
@@ -62,6 +75,23 @@ const char *update_outcome_name(enum update_outcome o);
  */
 upk_status update_check(struct update_ctx *ctx, const struct update_source *src,
                         enum update_outcome *outcome, struct upk_error *err);
+
+/*
+ * Refresh both repositories from src into the trusted store, following the
+ * root chains (transfer roots are checked and journalled, docs/ownership.md),
+ * then finish a transfer the chain completed (wipe, "owner", event). Used to
+ * follow a move before the fleet URL is switched.
+ */
+upk_status update_refresh(struct update_ctx *ctx, const struct update_source *src,
+                          struct upk_error *err);
+
+/*
+ * Whether src serves the device's repositories: both refresh from it with
+ * the roots the device trusts, in a scratch copy of the store (DATA_DIR/probe,
+ * removed afterwards): the trusted store and the state are left alone.
+ */
+upk_status update_probe(struct update_ctx *ctx, const struct update_source *src,
+                        struct upk_error *err);
 
 /*
  * At agent start (and before every check): finish what a previous run

@@ -102,6 +102,8 @@ upk_status upk_client_new(const struct upk_client_config *cfg, struct upk_client
 	apply_default_limits(&c->limits);
 	c->clock = cfg->clock;
 	c->clock_ctx = cfg->clock_ctx;
+	c->root_check = cfg->root_check;
+	c->root_check_ctx = cfg->root_check_ctx;
 
 	/* A crash in the middle of store_write() leaves only a temporary file. */
 	store_clean_temp(c->metadata_dir);

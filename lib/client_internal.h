@@ -23,6 +23,9 @@ struct upk_client {
 	struct upk_client_limits limits;
 	time_t (*clock)(void *ctx);
 	void *clock_ctx;
+	upk_status (*root_check)(void *ctx, const struct upk_metadata *root, const void *raw,
+	                         size_t len, struct upk_error *err);
+	void *root_check_ctx;
 
 	time_t now; /* fixed update start time (spec 5.1) */
 	int refreshed;

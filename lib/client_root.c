@@ -84,6 +84,14 @@ static upk_status next_root(struct upk_client *c, struct upk_error *err)
 		                    want, upk_metadata_version(next), want);
 		goto out;
 	}
+	/* The caller's policy (e.g. upkeep's transfer rule) sees it before anything is kept. */
+	if (c->root_check != NULL) {
+		ret = c->root_check(c->root_check_ctx, next, buf, len, err);
+		if (ret != UPK_OK) {
+			upk_error_prefix(err, ret, "%" PRId64 ".root.json: ", want);
+			goto out;
+		}
+	}
 	/* Spec 5.3.8: persist before trusting, byte for byte what was verified. */
 	ret = store_write(c->metadata_dir, "root.json", buf, len, err);
 	if (ret != UPK_OK) {

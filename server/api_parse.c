@@ -9,6 +9,7 @@
 
 #include "api_parse.h"
 #include "upkeep/json.h"
+#include "upkeep/metadata.h"
 #include "upkeep/selector.h"
 
 static upk_status parse_object(const void *buf, size_t len, const char *const *allowed,
@@ -301,12 +302,94 @@ void enrol_req_clear(struct enrol_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static int lower_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* One device event (docs/server.md, check-in): closed sets of kinds and reasons. */
+static upk_status check_event(const json_t *ev, size_t i, struct upk_error *err)
+{
+	static const char *const KINDS[] = {"private-data-wiped", NULL};
+	static const char *const REASONS[] = {"transfer", "factory-reset", NULL};
+	const char *key, *kind, *reason, *transfer, *at;
+	json_t *v;
+	time_t t;
+	size_t k;
+
+	if (!json_is_object(ev))
+		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu] is not an object", i);
+	json_object_foreach((json_t *)ev, key, v) {
+		if (strcmp(key, "kind") != 0 && strcmp(key, "reason") != 0 &&
+		    strcmp(key, "transfer") != 0 && strcmp(key, "at") != 0)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "events[%zu]: unknown member \"%.64s\"", i, key);
+		if (!json_is_string(v) || json_string_length(v) > 64)
+			return upk_error_set(err, UPK_ERR_INVALID,
+					     "events[%zu]: \"%s\" is not a string of at most 64 "
+					     "bytes",
+					     i, key);
+	}
+	kind = json_string_value(json_object_get(ev, "kind"));
+	reason = json_string_value(json_object_get(ev, "reason"));
+	transfer = json_string_value(json_object_get(ev, "transfer"));
+	at = json_string_value(json_object_get(ev, "at"));
+	if (kind == NULL || reason == NULL || at == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     "events[%zu]: \"kind\", \"reason\" and \"at\" are required",
+				     i);
+	for (k = 0; KINDS[k] != NULL && strcmp(KINDS[k], kind) != 0; k++)
+		;
+	if (KINDS[k] == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu]: unknown kind \"%s\"", i,
+				     kind);
+	for (k = 0; REASONS[k] != NULL && strcmp(REASONS[k], reason) != 0; k++)
+		;
+	if (REASONS[k] == NULL)
+		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu]: unknown reason \"%s\"",
+				     i, reason);
+	if (transfer != NULL && (strcmp(reason, "transfer") != 0 || !lower_hex(transfer, 32)))
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     "events[%zu]: \"transfer\" must be 32 lower-case hex digits "
+				     "and only with reason \"transfer\"",
+				     i);
+	if (upk_time_parse(at, &t, NULL) != UPK_OK)
+		return upk_error_set(err, UPK_ERR_INVALID,
+				     "events[%zu]: \"at\" \"%s\" is not an RFC 3339 UTC time", i,
+				     at);
+	return UPK_OK;
+}
+
+static upk_status check_events(const json_t *evs, struct upk_error *err)
+{
+	size_t i;
+	json_t *ev;
+
+	if (!json_is_array(evs))
+		return upk_error_set(err, UPK_ERR_INVALID, "\"events\" is not an array");
+	if (json_array_size(evs) > API_MAX_EVENTS)
+		return upk_error_set(err, UPK_ERR_TOO_LARGE, "\"events\" has more than %d entries",
+				     API_MAX_EVENTS);
+	json_array_foreach(evs, i, ev) {
+		upk_status ret = check_event(ev, i, err);
+
+		if (ret != UPK_OK)
+			return ret;
+	}
+	return UPK_OK;
+}
+
 upk_status parse_checkin(const void *buf, size_t len, struct checkin_req *out,
 			 struct upk_error *err)
 {
 	static const char *const ALLOWED[] = {"hardware_id", "installed", "free_space",
-					      "attributes", NULL};
-	json_t *doc = NULL, *inst, *attrs, *fs;
+					      "attributes", "events", NULL};
+	json_t *doc = NULL, *inst, *attrs, *fs, *evs;
 	const char *hw = NULL;
 	upk_status ret;
 
@@ -330,7 +413,11 @@ upk_status parse_checkin(const void *buf, size_t len, struct checkin_req *out,
 	if (ret == UPK_OK && fs != NULL && (!json_is_integer(fs) || json_integer_value(fs) < 0))
 		ret = upk_error_set(err, UPK_ERR_INVALID,
 				    "\"free_space\" is not a non-negative integer (bytes)");
+	evs = json_object_get(doc, "events");
+	if (ret == UPK_OK && evs != NULL)
+		ret = check_events(evs, err);
 	if (ret == UPK_OK) {
+		out->events = evs != NULL && json_array_size(evs) > 0 ? json_incref(evs) : NULL;
 		if (hw != NULL)
 			snprintf(out->hardware_id, sizeof(out->hardware_id), "%s", hw);
 		out->installed = inst != NULL ? json_incref(inst) : NULL;
@@ -343,6 +430,7 @@ upk_status parse_checkin(const void *buf, size_t len, struct checkin_req *out,
 
 void checkin_req_clear(struct checkin_req *r)
 {
+	json_decref(r->events);
 	json_decref(r->installed);
 	json_decref(r->attributes);
 	memset(r, 0, sizeof(*r));
@@ -701,16 +789,6 @@ upk_status api_public_key_id(const json_t *obj, char keyid[UPK_KEYID_HEX_LEN + 1
 }
 
 /* ---- ownership transfer ---- */
-
-static int lower_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 upk_status parse_transfer(const void *buf, size_t len, struct transfer_req *out,
 			  struct upk_error *err)

@@ -26,6 +26,7 @@
 #define API_MAX_TARGET_PATH 4096
 #define API_MAX_PHASES 20
 #define API_MAX_SOAK (366 * 86400) /* seconds; a longer soak is a paused rollout */
+#define API_MAX_EVENTS 16        /* device events per check-in */
 
 struct fleet_create_req {
 	char name[API_MAX_NAME + 1];
@@ -52,6 +53,12 @@ struct checkin_req {
 	json_t *installed;  /* NULL when absent */
 	int64_t free_space; /* -1 when absent */
 	json_t *attributes; /* NULL when absent */
+	/*
+	 * NULL when absent; else 1..API_MAX_EVENTS objects {"kind":
+	 * "private-data-wiped", "reason": "transfer"|"factory-reset",
+	 * "transfer"?: 32 hex, "at": RFC 3339 UTC}, each checked.
+	 */
+	json_t *events;
 };
 
 struct status_req {

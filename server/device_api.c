@@ -143,6 +143,9 @@ static upk_status deployments_view(struct store *st, int64_t fleet, const char *
 /* Does a check-in change more than last_seen and free_space? */
 static int changes_inventory(const struct checkin_req *c, const json_t *before)
 {
+	/* Events are audit rows: they take the transaction path too. */
+	if (c->events != NULL)
+		return 1;
 	if (c->installed != NULL && !json_equal(c->installed, json_object_get(before, "installed")))
 		return 1;
 	if (c->attributes != NULL &&
@@ -212,6 +215,11 @@ void handle_checkin(struct req *rq, struct reply *rp)
 						     "hardware_id",
 						     c.hardware_id[0] ? c.hardware_id : NULL),
 					   now, &err);
+		/* One row per device event (a wipe of private data), in this transaction. */
+		for (size_t i = 0; ret == UPK_OK && i < json_array_size(c.events); i++)
+			ret = audit_record(srv, rq->fleet_id, rq->who.keyid, &rq->who,
+					   "device.event",
+					   json_deep_copy(json_array_get(c.events, i)), now, &err);
 		if (ret == UPK_OK)
 			ret = deployments_view(st, rq->fleet_id, rq->who.keyid, &deps, &err);
 	});

@@ -56,6 +56,20 @@ struct upk_client_config {
 	 */
 	time_t (*clock)(void *ctx);
 	void *clock_ctx;
+	/*
+	 * Optional: a policy check on every NEW root of the chain (N+1, N+2,
+	 * ...), called after its signatures (threshold of the trusted root and
+	 * of its own) and its version were verified and BEFORE it is written or
+	 * trusted. root is the parsed root (borrowed for the call; unknown
+	 * members of "signed" are in upk_metadata_signed()), raw/len the exact
+	 * bytes that would be stored. A non-OK return stops the refresh with
+	 * that status and err: the previously trusted root stays trusted and on
+	 * disk unchanged. Not called for the root loaded from disk or given to
+	 * upk_client_bootstrap(), nor for any other role.
+	 */
+	upk_status (*root_check)(void *ctx, const struct upk_metadata *root, const void *raw,
+	                         size_t len, struct upk_error *err);
+	void *root_check_ctx;
 };
 
 struct upk_client;

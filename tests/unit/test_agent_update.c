@@ -26,6 +26,7 @@
 #include "tu_agent.h"
 #include "tu_httpd.h"
 #include "tu_repo.h"
+#include "tu_update.h"
 #include "update.h"
 #include "upkeep/client.h"
 #include "upkeep/fetch_curl.h"
@@ -141,43 +142,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Publish path in the image repository with custom.upkeep, and assign it in the director. */
 static void publish_fields(const char *path, const void *data, size_t len, const char *type,
                            const char *version, int64_t sv, const char *hw, const char *selector,
                            int in_director)
 {
-	struct upk_error err = {0};
-	struct tu_role *t = tu_repo_role(image, "targets");
-	struct upk_target e;
-	json_t *custom = NULL, *hashes;
-
-	if (tu_repo_add_target(image, "targets", path, data, len, &err) != UPK_OK)
-		fail_msg("add: %s", err.msg);
-	if (type != NULL) {
-		struct upk_target_info info = {0};
-		char *hwl[1] = {(char *)hw};
-
-		upk_target_type_from_name(type, &info.type, NULL);
-		info.version = (char *)version;
-		info.security_version = sv;
-		info.hardware = hwl;
-		info.n_hardware = 1;
-		info.selector = (char *)selector;
-		if (upk_target_info_to_custom(&info, &custom, &err) != UPK_OK)
-			fail_msg("custom: %s", err.msg);
-	}
-	assert_int_equal(upk_targets_find(t->md, path, &e, &err), UPK_OK);
-	hashes = json_deep_copy(e.hashes);
-	assert_int_equal(upk_targets_set(t->md, path, (int64_t)len, hashes, custom, &err), UPK_OK);
-	json_decref(hashes);
-	json_decref(custom);
-	if (tu_repo_publish(image, &err) != UPK_OK)
-		fail_msg("publish: %s", err.msg);
-	if (in_director) {
-		if (tu_repo_add_target(director, "targets", path, data, len, &err) != UPK_OK ||
-		    tu_repo_publish(director, &err) != UPK_OK)
-			fail_msg("director: %s", err.msg);
-	}
+	tu_publish_target(image, in_director ? director : NULL, path, data, len, type, version, sv,
+	                  hw, selector);
 }
 
 static void publish(const char *path, const void *data, size_t len, const char *type,
@@ -197,33 +167,6 @@ static void unassign(const char *path)
 	assert_int_equal(tu_repo_publish(director, &err), UPK_OK);
 }
 
-struct run {
-	struct journal *j;
-	struct bootloader *bl;
-	struct update_ctx uc;
-};
-
-static void run_open(struct run *r)
-{
-	struct upk_error err = {0};
-
-	memset(r, 0, sizeof(*r));
-	if (journal_open(tu_path(dir, "data/state.json"), &r->j, &err) != UPK_OK ||
-	    bootloader_open(&cfg->bootloader, &r->bl, &err) != UPK_OK)
-		fail_msg("open: %s", err.msg);
-	r->uc.cfg = cfg;
-	r->uc.device_id = ident->id;
-	r->uc.journal = r->j;
-	r->uc.bl = r->bl;
-	r->uc.no_reboot = 1;
-}
-
-static void run_close(struct run *r)
-{
-	journal_free(r->j);
-	bootloader_free(r->bl);
-}
-
 static enum update_outcome check_with(const struct upk_fetcher *f, const char *im, const char *dm,
                                       const char *tg)
 {
@@ -231,12 +174,12 @@ static enum update_outcome check_with(const struct upk_fetcher *f, const char *i
 	    .image_metadata_url = im, .director_metadata_url = dm, .targets_url = tg, .fetcher = f};
 	struct upk_error err = {0};
 	enum update_outcome o = UPDATE_IDLE;
-	struct run r;
+	struct tu_run r;
 
-	run_open(&r);
+	tu_run_open(&r, cfg, tu_path(dir, "data/state.json"), ident->id);
 	if (update_check(&r.uc, &src, &o, &err) != UPK_OK)
 		fail_msg("check: %s", err.msg);
-	run_close(&r);
+	tu_run_close(&r);
 	return o;
 }
 
@@ -249,25 +192,19 @@ static enum update_outcome resume(void)
 {
 	struct upk_error err = {0};
 	enum update_outcome o = UPDATE_IDLE;
-	struct run r;
+	struct tu_run r;
 
-	run_open(&r);
+	tu_run_open(&r, cfg, tu_path(dir, "data/state.json"), ident->id);
 	if (update_resume(&r.uc, &o, &err) != UPK_OK)
 		fail_msg("resume: %s", err.msg);
-	run_close(&r);
+	tu_run_close(&r);
 	return o;
 }
 
 /* A copy of state.json's value at key (caller json_decref()s). */
 static json_t *state_get(const char *key)
 {
-	json_t *s = json_load_file(tu_path(dir, "data/state.json"), 0, NULL), *v;
-
-	assert_non_null(s);
-	v = json_object_get(s, key);
-	json_incref(v);
-	json_decref(s);
-	return v;
+	return tu_state_get(tu_path(dir, "data/state.json"), key);
 }
 
 static void assert_refused(const char *path, const char *reason)
@@ -642,7 +579,7 @@ static void test_truncated_payload_never_installed(void **state)
 	char *v2 = pattern(30000, 12), url[512];
 	json_t *slotrec;
 	struct boot_state bs;
-	struct run r;
+	struct tu_run r;
 
 	(void)state;
 	publish("img/os-2.0.img", v2, 30000, "image", "2.0", 0);
@@ -652,10 +589,10 @@ static void test_truncated_payload_never_installed(void **state)
 	slotrec = state_get("slot.B");
 	assert_string_not_equal(json_string_value(json_object_get(slotrec, "state")), "written");
 	json_decref(slotrec);
-	run_open(&r);
+	tu_run_open(&r, cfg, tu_path(dir, "data/state.json"), ident->id);
 	assert_int_equal(bootloader_state(r.bl, &bs, NULL), UPK_OK);
 	assert_false(bs.armed);
-	run_close(&r);
+	tu_run_close(&r);
 	tu_httpd_set(httpd, url, TU_HTTPD_FILE, NULL, 0);
 	free(v2);
 }

@@ -570,6 +570,117 @@ static void test_fast_forward_snapshot_recovery(void **state)
 	assert_int_equal(trusted_version(f, "snapshot.json"), 4);
 }
 
+/* ---- the root_check policy hook ---- */
+
+struct root_seen {
+	int64_t versions[16];
+	size_t n;
+	int64_t refuse_at; /* 0: accept all */
+	int saw_marker;
+};
+
+static upk_status record_root(void *ctx, const struct upk_metadata *root, const void *raw,
+                              size_t len, struct upk_error *err)
+{
+	struct root_seen *s = ctx;
+	int64_t v = upk_metadata_version(root);
+	struct upk_metadata *again = NULL;
+
+	/* raw is exactly the verified file: it parses to the same version. */
+	assert_int_equal(upk_metadata_parse(raw, len, UPK_ROLE_ROOT, NULL, &again, NULL), UPK_OK);
+	assert_int_equal(upk_metadata_version(again), v);
+	upk_metadata_free(again);
+	if (json_object_get(upk_metadata_signed(root), "x_marker") != NULL)
+		s->saw_marker = 1;
+	if (s->n < 16)
+		s->versions[s->n++] = v;
+	if (s->refuse_at != 0 && v == s->refuse_at)
+		return upk_error_set(err, UPK_ERR_SIGNATURE, "root v%lld refused by policy",
+		                     (long long)v);
+	return UPK_OK;
+}
+
+static upk_status refresh_checked(struct fx *f, struct root_seen *s, struct upk_error *e)
+{
+	struct upk_client *c = NULL;
+	struct upk_client_config cfg = {
+	    .metadata_dir = f->client_dir,
+	    .metadata_url = f->murl,
+	    .target_url = f->turl,
+	    .clock = fx_clock,
+	    .clock_ctx = f,
+	    .root_check = record_root,
+	    .root_check_ctx = s,
+	};
+	upk_status ret;
+
+	if (f->curl == NULL)
+		fx_ok(upk_fetcher_curl_new(&f->curl_opts, &f->curl, e), e, "curl");
+	cfg.fetcher = f->curl;
+	fx_ok(upk_client_new(&cfg, &c, e), e, "client");
+	ret = upk_client_refresh(c, e);
+	upk_client_free(c);
+	return ret;
+}
+
+static void test_root_check_sees_each_new_root_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct root_seen s = {0};
+	struct upk_error e = {0};
+	json_t *sig;
+
+	rotate(f, "root", 1, 0);
+	rotate(f, "root", 2, 2);
+	/* v4 carries an unknown member of "signed": the check can read it. */
+	sig = (json_t *)upk_metadata_signed(tu_repo_role(f->repo, "root")->md);
+	json_object_set_new(sig, "x_marker", json_string("seen"));
+	rotate(f, "root", 1, 1);
+	fx_publish(f);
+	fx_ok(refresh_checked(f, &s, &e), &e, "refresh");
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.versions[0], 2);
+	assert_int_equal(s.versions[1], 3);
+	assert_int_equal(s.versions[2], 4);
+	assert_true(s.saw_marker);
+	assert_same_file(f, "root.json", "4.root.json");
+	/* Nothing new: the trusted root is never passed again. */
+	memset(&s, 0, sizeof(s));
+	fx_ok(refresh_checked(f, &s, &e), &e, "refresh");
+	assert_int_equal(s.n, 0);
+}
+
+static void test_root_check_refusal_keeps_trusted_root(void **state)
+{
+	struct fx *f = *state;
+	struct root_seen s = {.refuse_at = 3};
+	struct upk_error e = {0};
+	size_t before_len, after_len;
+	char *before, *after;
+
+	rotate(f, "root", 1, 0);
+	fx_publish(f);
+	expect_refresh(f, UPK_OK, NULL);
+	before = fx_trusted(f, "root.json", &before_len);
+	rotate(f, "root", 1, 0);
+	rotate(f, "root", 1, 0);
+	fx_publish(f);
+	assert_int_equal(refresh_checked(f, &s, &e), UPK_ERR_SIGNATURE);
+	assert_non_null(strstr(e.msg, "3.root.json: root v3 refused by policy"));
+	/* v2 stays trusted, byte for byte; v3 was never written, v4 never asked for. */
+	after = fx_trusted(f, "root.json", &after_len);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_int_equal(before_len, after_len);
+	assert_memory_equal(before, after, before_len);
+	assert_int_equal(s.n, 1);
+	free(before);
+	free(after);
+	/* Without the policy the same chain is fine. */
+	expect_refresh(f, UPK_OK, NULL);
+	assert_int_equal(trusted_version(f, "root.json"), 4);
+}
+
 /* ---- root rotation chains ---- */
 
 static void test_root_chain_20_hops(void **state)
@@ -786,6 +897,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fast_forward_snapshot_recovery, setup_fx,
 	                                    teardown_fx),
 	    cmocka_unit_test_setup_teardown(test_root_chain_20_hops, setup_fx, teardown_fx),
+	    cmocka_unit_test_setup_teardown(test_root_check_sees_each_new_root_in_order, setup_fx,
+	                                    teardown_fx),
+	    cmocka_unit_test_setup_teardown(test_root_check_refusal_keeps_trusted_root, setup_fx,
+	                                    teardown_fx),
 	    cmocka_unit_test_setup_teardown(test_root_chain_longer_than_max_hops, setup_fx,
 	                                    teardown_fx),
 	    cmocka_unit_test_setup_teardown(test_root_expiry_checked_after_chain, setup_fx,

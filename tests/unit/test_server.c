@@ -124,6 +124,40 @@ static void test_parsers(void **state)
 	assert_int_equal(parse_checkin("{\"instaled\":{}}", 15, &c, &err), UPK_ERR_INVALID);
 	assert_non_null(strstr(err.msg, "instaled"));
 	assert_int_equal(parse_checkin("{\"free_space\":-1}", 17, &c, &err), UPK_ERR_INVALID);
+	{
+		/* Device events: closed kinds and reasons, at most 16, each member checked. */
+		static const char *const BAD[] = {
+		    "{\"events\":{}}",
+		    "{\"events\":[{\"kind\":\"exploded\",\"reason\":\"transfer\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":\"boredom\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":\"transfer\",\"at\":\"yesterday\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":\"transfer\",\"at\":\"2026-01-01T00:00:00Z\",\"x\":\"1\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":\"transfer\",\"transfer\":\"ABC\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":\"factory-reset\",\"transfer\":\"9f1c0d2e4b6a8c0e9f1c0d2e4b6a8c0e\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+		    "{\"events\":[{\"kind\":\"private-data-wiped\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+		    "{\"events\":[\"x\"]}",
+		};
+		const char *good = "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":"
+		                   "\"transfer\",\"transfer\":\"9f1c0d2e4b6a8c0e9f1c0d2e4b6a8c0e\","
+		                   "\"at\":\"2026-01-01T00:00:00Z\"}]}";
+		char many[4096];
+		size_t n = 0;
+
+		for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++)
+			if (parse_checkin(BAD[i], strlen(BAD[i]), &c, &err) != UPK_ERR_INVALID)
+				fail_msg("accepted %s", BAD[i]);
+		assert_int_equal(parse_checkin(good, strlen(good), &c, &err), UPK_OK);
+		assert_int_equal(json_array_size(c.events), 1);
+		checkin_req_clear(&c);
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "{\"events\":[");
+		for (int i = 0; i < 17; i++)
+			n += (size_t)snprintf(many + n, sizeof(many) - n,
+			                      "%s{\"kind\":\"private-data-wiped\",\"reason\":"
+			                      "\"factory-reset\",\"at\":\"2026-01-01T00:00:00Z\"}",
+			                      i ? "," : "");
+		snprintf(many + n, sizeof(many) - n, "]}");
+		assert_int_equal(parse_checkin(many, strlen(many), &c, &err), UPK_ERR_TOO_LARGE);
+	}
 	assert_int_equal(parse_status("{\"state\":\"failure\"}", 19, &s, &err), UPK_ERR_INVALID);
 	assert_int_equal(parse_status("{\"state\":\"exploded\"}", 20, &s, &err), UPK_ERR_INVALID);
 	assert_int_equal(parse_status("{\"state\":\"failure\",\"reason\":\"disk\",\"log_tail\":\"x\"}",
@@ -881,12 +915,22 @@ static void test_end_to_end(void **state)
 	json_decref(tu_srv_expect(f->port, "POST", p, f->dev[0], "{\"state\":\"success\"}", 200));
 	json_decref(tu_srv_expect(f->port, "POST", "/v1/fleets/acme/checkin", f->dev[0],
 				  "{\"installed\":{\"image\":\"1.0.0\"}}", 200));
+	/* A device event becomes an audit row; a bad one is refused and changes nothing. */
+	json_decref(tu_srv_expect(f->port, "POST", "/v1/fleets/acme/checkin", f->dev[0],
+				  "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":"
+				  "\"factory-reset\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+				  200));
+	json_decref(tu_srv_expect(f->port, "POST", "/v1/fleets/acme/checkin", f->dev[0],
+				  "{\"events\":[{\"kind\":\"private-data-wiped\",\"reason\":"
+				  "\"boredom\",\"at\":\"2026-01-01T00:00:00Z\"}]}",
+				  400));
 	snprintf(p, sizeof(p), "/v1/fleets/acme/audit?device=%s", f->devid[0]);
 	j = tu_srv_expect(f->port, "GET", p, f->creator, NULL, 200);
 	{
 		static const char *const WANT[] = {"device.enrol", "device.accept", "device.tags",
 						   "device.assign", "deployment.status",
-						   "device.inventory"};
+						   "device.inventory", "device.event",
+						   "factory-reset"};
 		char *dump = json_dumps(j, 0);
 
 		for (size_t i = 0; i < sizeof(WANT) / sizeof(WANT[0]); i++)

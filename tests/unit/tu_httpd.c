@@ -144,14 +144,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 	(void)version;
 	(void)upload;
-	(void)upload_size;
 	if (*con_cls == NULL) {
 		/* First call is for headers only. */
 		*con_cls = h;
 		return MHD_YES;
 	}
-	if (strcmp(method, "GET") != 0)
+	/* POST is answered like GET (canned answers of a fake server); its body is ignored. */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		return MHD_NO;
+	if (*upload_size > 0) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->n_counts + 1 && i < MAX_COUNTS; i++) {
 		if (i == h->n_counts) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A loopback HTTP server for tests (libmicrohttpd): serves a directory on
- * 127.0.0.1 at an ephemeral port, and per URL path can misbehave the way an
+ * 127.0.0.1 at an ephemeral port (GET, and POST answered the same way with
+ * the body ignored, for canned answers), and per URL path can misbehave the way an
  * attacker or a broken mirror would: drip bytes slowly, send endless data,
  * send other content, or answer 404. Every response is bounded in time and
  * size so a failing test cannot hang.
