@@ -74,6 +74,13 @@ struct image_opts {
 	enum decomp_mode decomp; /* DECOMP_AUTO: zstd by magic */
 	const char *version;     /* recorded in the journal; may be NULL */
 	struct journal *journal; /* may be NULL: then nothing is recorded */
+	/*
+	 * The caller checks the payload's length and hashes itself before it
+	 * calls finish (the TUF download does, as the bytes stream): with an
+	 * expected SHA-256 the installer then does not hash the payload a
+	 * second time, and a raw image is read back against that SHA-256.
+	 */
+	int payload_checked;
 };
 
 /*

@@ -882,15 +882,30 @@ static uint64_t free_bytes(const char *dir)
  * The download sink around the installer: counts the bytes, notes whether
  * the payload is raw (not zstd: then the slot holds the payload itself, and
  * an interrupted download can continue from what the slot holds), and
- * journals that progress now and then so a restart knows where to resume.
+ * journals that progress now and then so a restart knows where to resume:
+ * every resume_step bytes, but (with the default step) not more than once
+ * every MARK_MIN_S seconds. Each mark is an fsync of the state file, which
+ * on a file system shared with the slot also waits for the slot's pending
+ * writes: on a fast link marks would cost more than they can save.
  */
+#define MARK_MIN_S 2
+
 struct feed {
 	struct update_ctx *ctx;
 	struct installer *in;
 	json_t *u;
-	uint64_t done, next_mark;
+	uint64_t done, next_mark, step;
+	time_t next_time; /* CLOCK_MONOTONIC seconds; 0: no time limit */
 	int raw;
 };
+
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static upk_status feed_sink(void *arg, const void *data, size_t len, struct upk_error *err)
 {
@@ -904,7 +919,8 @@ static upk_status feed_sink(void *arg, const void *data, size_t len, struct upk_
 	if (ret != UPK_OK)
 		return ret;
 	f->done += len;
-	if (f->u != NULL && f->raw && f->done >= f->next_mark) {
+	if (f->u != NULL && f->raw && f->done >= f->next_mark &&
+	    (f->next_time == 0 || mono_s() >= f->next_time)) {
 		/*
 		 * Only what reached the slot counts (the installer gathers blocks).
 		 * A hint, not a promise: bytes below resume_at may still be in the
@@ -915,7 +931,9 @@ static upk_status feed_sink(void *arg, const void *data, size_t len, struct upk_
 
 		json_object_set_new(f->u, "resume_at", json_integer((json_int_t)at));
 		ret = journal_commit(f->ctx->journal, err);
-		f->next_mark = f->done + f->ctx->resume_step;
+		f->next_mark = f->done + f->step;
+		if (f->next_time != 0)
+			f->next_time = mono_s() + MARK_MIN_S;
 	}
 	return ret;
 }
@@ -967,9 +985,10 @@ static upk_status install_payload(struct update_ctx *ctx, struct upk_client *ic,
 	struct replay rp = {.device = device, .in = in, .len = resume_from};
 	upk_status ret;
 
+	f.step = ctx->resume_step != 0 ? ctx->resume_step : 16u * 1024u * 1024u;
+	f.next_mark = f.step;
 	if (ctx->resume_step == 0)
-		ctx->resume_step = 16u * 1024u * 1024u;
-	f.next_mark = ctx->resume_step;
+		f.next_time = mono_s() + MARK_MIN_S;
 	memset(&ro, 0, sizeof(ro));
 	ro.max_attempts = ctx->max_attempts > 0 ? ctx->max_attempts : 5;
 	if (resume_from > 0) {
@@ -978,7 +997,7 @@ static upk_status install_payload(struct update_ctx *ctx, struct upk_client *ic,
 		ro.replay_ctx = &rp;
 		f.done = resume_from;
 		f.raw = 1;
-		f.next_mark = resume_from + ctx->resume_step;
+		f.next_mark = resume_from + f.step;
 	}
 	ret = upk_client_download_target_resumable(ic, t, &ro, feed_sink, &f, err);
 	if (ret == UPK_OK)
@@ -1311,6 +1330,7 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 		o.decomp = DECOMP_AUTO;
 		o.version = info->version;
 		o.journal = ctx->journal;
+		o.payload_checked = 1; /* by the download, against the metadata */
 		if (sha != NULL)
 			payload_expect_sha256_hex(&o.expect, sha, NULL);
 		o.expect.length = (uint64_t)it->length;
@@ -1369,6 +1389,7 @@ static upk_status handle_target(struct update_ctx *ctx, struct upk_client *ic,
 			o.decomp = DECOMP_AUTO;
 			o.version = info->version;
 			o.journal = ctx->journal;
+			o.payload_checked = 1;
 			payload_expect_sha256_hex(&o.expect, sha, NULL);
 			o.expect.length = (uint64_t)it->length;
 			upk_error_clear(&rerr);
