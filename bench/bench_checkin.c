@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	double base_rate = 0, rate, pre_rate;
 	uint32_t b50 = 0, b99 = 0, p50, p99, q50, q99;
 	uint64_t seen_rows = 0;
-	struct cpu_cost cost = {0, 0};
+	struct cpu_cost cost = {0, 0}, base_cost = {0, 0};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *fixed_env = getenv("BENCH_CHECKIN_PRESIGNED");
 	size_t fixed = fixed_env != NULL ? strtoul(fixed_env, NULL, 10) : 0;
@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 	r.signed_checkin = 1;
 	if (fixed == 0) {
 		r.signed_checkin = 0;
-		measure(&r, nthreads, &base_rate, &b50, &b99, NULL);
+		measure(&r, nthreads, &base_rate, &b50, &b99, &base_cost);
 		r.signed_checkin = 1;
 		r.seconds = 1.0; /* warm-up: connections, statement cache */
 		measure(&r, nthreads, &rate, &p50, &p99, NULL);
@@ -423,13 +423,14 @@ int main(int argc, char **argv)
 	       "p99 %.2f ms), ratio to baseline %.2f\n"
 	       "checkin:   signed by the load generator on the same cores: %.0f/s (p50 %.2f ms, "
 	       "p99 %.2f ms), ratio %.2f\n"
-	       "checkin:   baseline unsigned GET /v1/health: %.0f/s (p50 %.2f ms, p99 %.2f ms)\n"
+	       "checkin:   baseline unsigned GET /v1/health: %.0f/s (p50 %.2f ms, p99 %.2f ms; "
+	       "CPU per request: server %.0f us, load generator %.0f us)\n"
 	       "checkin:   CPU per pre-signed check-in: server %.0f us, load generator %.0f us: "
 	       "at most %.0f/s on %ld cores\n"
 	       "checkin:   errors %llu; devices with last_seen on disk %llu/%zu\n",
 	       ndev, nthreads, sthreads, seconds, pre_rate, q50 / 1000.0, q99 / 1000.0,
 	       pre_rate / base_rate, rate, p50 / 1000.0, p99 / 1000.0, rate / base_rate, base_rate,
-	       b50 / 1000.0, b99 / 1000.0, cost.server_us, cost.client_us,
+	       b50 / 1000.0, b99 / 1000.0, base_cost.server_us, base_cost.client_us, cost.server_us, cost.client_us,
 	       cost.server_us + cost.client_us > 0
 		       ? (double)ncpu * 1e6 / (cost.server_us + cost.client_us)
 		       : 0.0,

@@ -34,17 +34,19 @@ struct seen {
 
 /* A power of two; a table three-quarters full is written at once. */
 #define SEEN_CAP 16384u
-/* Prepared statements kept, keyed by the address of their SQL literal. */
-#define STMT_CACHE 64u
+/* Prepared statements kept, keyed by the address of their SQL literal: room for all of them. */
+#define STMT_CACHE 256u
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
 
 struct sq {
 	struct store base;
 	sqlite3 *db;
 	pthread_mutex_t mu;
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} cache[STMT_CACHE];
+	struct stmt_slot cache[STMT_CACHE];
 	/*
 	 * Deferred check-ins under their own lock, so that a check-in never
 	 * waits for someone's transaction. Lock order: mu, then seen_mu.
@@ -84,36 +86,56 @@ static upk_status db_error(struct sq *s, int rc, const char *what, struct upk_er
  * (stored compact with sorted keys; NULL binds NULL), 'b' blob (ptr, size_t).
  */
 /*
+ * The cache slot of the SQL literal sql: open addressing by its address, so
+ * every literal of this file keeps a slot of its own (a literal that had to
+ * share one would be parsed again on every use). NULL when the table is full.
+ */
+static struct stmt_slot *stmt_slot(struct sq *s, const char *sql)
+{
+	size_t h = (size_t)(((uintptr_t)sql >> 3) * 0x9e3779b97f4a7c15ull);
+
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *e = &s->cache[(h + i) % STMT_CACHE];
+
+		if (e->sql == sql)
+			return e;
+		if (e->sql == NULL) {
+			e->sql = sql;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
  * A statement for sql, from the cache when this literal was prepared before
  * (parsing SQL costs more than running the short queries of a check-in).
  * Callers hold s->mu and give it back with release().
  */
 static int get_stmt(struct sq *s, const char *sql, sqlite3_stmt **out)
 {
-	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
-	int rc;
+	struct stmt_slot *e = stmt_slot(s, sql);
 
-	if (s->cache[slot].sql == sql && s->cache[slot].stmt != NULL) {
-		*out = s->cache[slot].stmt;
-		s->cache[slot].stmt = NULL; /* taken: a nested use prepares its own */
+	if (e != NULL && e->stmt != NULL) {
+		*out = e->stmt;
+		e->stmt = NULL; /* taken: a nested use prepares its own */
 		return SQLITE_OK;
 	}
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
-	return rc;
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 }
 
 /* Give a statement back to the cache (or finalize it when its slot is busy). */
 static void release(struct sq *s, const char *sql, sqlite3_stmt *stmt)
 {
-	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
+	struct stmt_slot *e;
 
 	if (stmt == NULL)
 		return;
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	if (s->cache[slot].stmt == NULL) {
-		s->cache[slot].sql = sql;
-		s->cache[slot].stmt = stmt;
+	e = stmt_slot(s, sql);
+	if (e != NULL && e->stmt == NULL) {
+		e->stmt = stmt;
 		return;
 	}
 	sqlite3_finalize(stmt);
@@ -871,6 +893,14 @@ static upk_status sq_device_get(struct store *st, int64_t fleet, const char *id,
 	return ret;
 }
 
+static upk_status sq_device_auth_get(struct store *st, int64_t fleet, const char *id,
+				     json_t **row, struct upk_error *err)
+{
+	return row1(SQ(st), "device", row, err,
+		    "SELECT status, public_key FROM devices WHERE fleet_id = ? AND id = ?", "is",
+		    fleet, id);
+}
+
 static upk_status sq_device_list(struct store *st, int64_t fleet, const char *status,
 				 json_t **out, struct upk_error *err)
 {
@@ -1267,6 +1297,7 @@ static const struct store_ops SQLITE_OPS = {
 	.payload_find = sq_payload_find,
 	.device_enrol = sq_device_enrol,
 	.device_get = sq_device_get,
+	.device_auth_get = sq_device_auth_get,
 	.device_list = sq_device_list,
 	.device_set_status = sq_device_set_status,
 	.device_set_tags = sq_device_set_tags,
