@@ -55,6 +55,7 @@ struct sq {
 	pthread_cond_t seen_cv;
 	struct seen *seen;
 	size_t seen_n;
+	struct seen *spare; /* an empty table for the next flush to swap in; under mu */
 	pthread_t flusher;
 	int flusher_started;
 	int stopping;
@@ -714,19 +715,16 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 	pthread_mutex_lock(&s->seen_mu);
 	n = s->seen_n;
 	if (n > 0) {
+		/* Swap in the empty spare: check-ins wait for no allocation or clearing. */
 		batch = s->seen;
-		s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
-		if (s->seen == NULL) {
-			s->seen = batch;
-			batch = NULL;
-		} else {
-			s->seen_n = 0;
-		}
+		s->seen = s->spare;
+		s->spare = NULL;
+		s->seen_n = 0;
 	}
 	pthread_mutex_unlock(&s->seen_mu);
-	if (n == 0 || batch == NULL) {
+	if (n == 0) {
 		pthread_mutex_unlock(&s->mu);
-		return n == 0 ? UPK_OK : upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+		return UPK_OK;
 	}
 	if (!in_txn)
 		ret = plain(s, "BEGIN IMMEDIATE", err);
@@ -748,8 +746,13 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_DONE)
 			ret = db_error(s, rc, "deferred check-ins", err);
+		memset(e, 0, sizeof(*e));
 	}
 	release(s, SQL, stmt);
+	/* Emptied (all of it after a failure), the batch is the next spare. */
+	if (ret != UPK_OK)
+		memset(batch, 0, SEEN_CAP * sizeof(*batch));
+	s->spare = batch;
 	if (!in_txn) {
 		if (ret == UPK_OK)
 			ret = plain(s, "COMMIT", err);
@@ -757,7 +760,6 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 			plain(s, "ROLLBACK", NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
-	free(batch);
 	return ret;
 }
 
@@ -777,6 +779,7 @@ static upk_status sq_device_seen(struct store *st, int64_t fleet, const char *id
 		e->fleet = fleet;
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->free_space = -1;
+		e->at = 0; /* a slot emptied by seen_drop keeps its old values */
 		s->seen_n++;
 	}
 	if (now > e->at)
@@ -1269,6 +1272,7 @@ static void sq_close(struct store *st)
 	pthread_mutex_destroy(&s->seen_mu);
 	pthread_cond_destroy(&s->seen_cv);
 	free(s->seen);
+	free(s->spare);
 	free(s);
 }
 
@@ -1384,7 +1388,8 @@ upk_status store_sqlite_open(const char *path, struct store **out, struct upk_er
 	pthread_mutex_init(&s->seen_mu, NULL);
 	pthread_cond_init(&s->seen_cv, NULL);
 	s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
-	if (s->seen == NULL) {
+	s->spare = calloc(SEEN_CAP, sizeof(*s->spare));
+	if (s->seen == NULL || s->spare == NULL) {
 		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
