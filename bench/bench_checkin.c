@@ -10,6 +10,12 @@
  * beside a baseline measured in the same run: unsigned GET /v1/health, the
  * same HTTP path without signatures or the database.
  *
+ * BENCH_CHECKIN_PRESIGNED=N runs only a warm-up and N pre-signed check-ins,
+ * without a time limit: for profiling the server (perf record) and for
+ * counting its instructions per check-in under callgrind
+ * (scripts/checkin-instructions), a figure that unlike requests per second
+ * does not depend on what else runs on the machine.
+ *
  * usage: bench_checkin [DEVICES [CLIENT_THREADS [SECONDS [SERVER_THREADS]]]]
  */
 #include <pthread.h>
@@ -19,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/syscall.h>
 
 #include <curl/curl.h>
 
@@ -59,7 +67,47 @@ struct worker {
 	uint32_t *lat_us; /* latencies of this thread */
 	size_t n;
 	size_t cap;
+	double cpu_s; /* CPU time of this thread in the timed window */
 };
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * CPU time of every thread of this process but the caller, from the
+ * scheduler's per-thread account: measured around a run whose client
+ * threads have exited by the second reading, that is the server's threads.
+ */
+static double other_threads_cpu_s(void)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	double total = 0;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char path[300];
+		unsigned long long ns = 0;
+		FILE *f;
+
+		if (atoi(de->d_name) <= 0 || atoi(de->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", de->d_name);
+		f = fopen(path, "r");
+		if (f != NULL && fscanf(f, "%llu", &ns) == 1)
+			total += (double)ns / 1e9;
+		if (f != NULL)
+			fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return total;
+}
 
 static double now_s(void)
 {
@@ -140,6 +188,7 @@ static void *worker_main(void *arg)
 			atomic_fetch_add(&r->errors, 1);
 	}
 	pthread_barrier_wait(&r->ready);
+	w->cpu_s = thread_cpu_s();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", r->port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -190,6 +239,7 @@ static void *worker_main(void *arg)
 			w->lat_us[w->n++] = (uint32_t)((now_s() - t0) * 1e6);
 		curl_slist_free_all(h);
 	}
+	w->cpu_s = thread_cpu_s() - w->cpu_s;
 	curl_easy_cleanup(c);
 	free(pre);
 	return NULL;
@@ -202,9 +252,16 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One timed run: rate in requests/s, p50/p99 in microseconds. */
-static void measure(struct run *r, size_t nthreads, double *rate, uint32_t *p50, uint32_t *p99)
+/* CPU time per request of one run, in microseconds: the server's and the load generator's. */
+struct cpu_cost {
+	double server_us, client_us;
+};
+
+/* One timed run: rate in requests/s, p50/p99 in microseconds; cost may be NULL. */
+static void measure(struct run *r, size_t nthreads, double *rate, uint32_t *p50, uint32_t *p99,
+		    struct cpu_cost *cost)
 {
+	double server_cpu = other_threads_cpu_s(), client_cpu = 0;
 	pthread_t th[64];
 	struct worker w[64];
 	uint32_t *all;
@@ -214,7 +271,7 @@ static void measure(struct run *r, size_t nthreads, double *rate, uint32_t *p50,
 	atomic_store(&r->stop, 0);
 	pthread_barrier_init(&r->ready, NULL, (unsigned)nthreads + 1);
 	for (size_t i = 0; i < nthreads; i++) {
-		w[i] = (struct worker){r, i, nthreads, NULL, 0, MAX_SAMPLES / nthreads};
+		w[i] = (struct worker){r, i, nthreads, NULL, 0, MAX_SAMPLES / nthreads, 0};
 		w[i].lat_us = malloc(w[i].cap * sizeof(uint32_t));
 	}
 	for (size_t i = 0; i < nthreads; i++)
@@ -237,8 +294,15 @@ static void measure(struct run *r, size_t nthreads, double *rate, uint32_t *p50,
 		pthread_join(th[i], NULL);
 	t1 = now_s();
 	pthread_barrier_destroy(&r->ready);
-	for (size_t i = 0; i < nthreads; i++)
+	server_cpu = other_threads_cpu_s() - server_cpu;
+	for (size_t i = 0; i < nthreads; i++) {
 		total += w[i].n;
+		client_cpu += w[i].cpu_s;
+	}
+	if (cost != NULL) {
+		cost->server_us = total ? server_cpu * 1e6 / (double)total : 0;
+		cost->client_us = total ? client_cpu * 1e6 / (double)total : 0;
+	}
 	all = malloc((total ? total : 1) * sizeof(uint32_t));
 	total = 0;
 	for (size_t i = 0; i < nthreads; i++) {
@@ -267,9 +331,13 @@ int main(int argc, char **argv)
 	struct run r;
 	int64_t fleet = 0;
 	json_t *empty = json_object(), *attrs = json_object();
-	double base_rate, rate, pre_rate;
-	uint32_t b50, b99, p50, p99, q50, q99;
+	double base_rate = 0, rate, pre_rate;
+	uint32_t b50 = 0, b99 = 0, p50, p99, q50, q99;
 	uint64_t seen_rows = 0;
+	struct cpu_cost cost = {0, 0}, base_cost = {0, 0};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *fixed_env = getenv("BENCH_CHECKIN_PRESIGNED");
+	size_t fixed = fixed_env != NULL ? strtoul(fixed_env, NULL, 10) : 0;
 
 	if (ndev == 0 || nthreads == 0 || nthreads > 64) {
 		fprintf(stderr, "usage: bench_checkin [DEVICES [CLIENT_THREADS(1-64) [SECONDS [SERVER_THREADS]]]]\n");
@@ -316,16 +384,25 @@ int main(int argc, char **argv)
 		goto fail;
 	r.port = srv->port;
 
-	r.signed_checkin = 0;
-	measure(&r, nthreads, &base_rate, &b50, &b99);
 	r.signed_checkin = 1;
-	r.seconds = 1.0; /* warm-up: connections, statement cache */
-	measure(&r, nthreads, &rate, &p50, &p99);
-	r.seconds = seconds;
-	measure(&r, nthreads, &rate, &p50, &p99);
-	/* Enough pre-signed requests for 15,000/s over the window; the run ends when they do. */
-	r.presign = (size_t)(15000.0 * seconds) / nthreads + 1;
-	measure(&r, nthreads, &pre_rate, &q50, &q99);
+	if (fixed == 0) {
+		r.signed_checkin = 0;
+		measure(&r, nthreads, &base_rate, &b50, &b99, &base_cost);
+		r.signed_checkin = 1;
+		r.seconds = 1.0; /* warm-up: connections, statement cache */
+		measure(&r, nthreads, &rate, &p50, &p99, NULL);
+		r.seconds = seconds;
+		measure(&r, nthreads, &rate, &p50, &p99, NULL);
+		/* Enough pre-signed requests for 15,000/s over the window; the run ends when they do. */
+		r.presign = (size_t)(15000.0 * seconds) / nthreads + 1;
+	} else {
+		/* A fixed amount of work whatever the speed: one warm-up request per thread, then N. */
+		r.seconds = 1e9;
+		r.presign = 1;
+		measure(&r, nthreads, &rate, &p50, &p99, NULL);
+		r.presign = (fixed + nthreads - 1) / nthreads;
+	}
+	measure(&r, nthreads, &pre_rate, &q50, &q99, &cost);
 	/* Deferred check-ins reach the file: every device was seen. */
 	if (srv->store->ops->flush(srv->store, &err) != UPK_OK)
 		goto fail;
@@ -346,11 +423,18 @@ int main(int argc, char **argv)
 	       "p99 %.2f ms), ratio to baseline %.2f\n"
 	       "checkin:   signed by the load generator on the same cores: %.0f/s (p50 %.2f ms, "
 	       "p99 %.2f ms), ratio %.2f\n"
-	       "checkin:   baseline unsigned GET /v1/health: %.0f/s (p50 %.2f ms, p99 %.2f ms)\n"
+	       "checkin:   baseline unsigned GET /v1/health: %.0f/s (p50 %.2f ms, p99 %.2f ms; "
+	       "CPU per request: server %.0f us, load generator %.0f us)\n"
+	       "checkin:   CPU per pre-signed check-in: server %.0f us, load generator %.0f us: "
+	       "at most %.0f/s on %ld cores\n"
 	       "checkin:   errors %llu; devices with last_seen on disk %llu/%zu\n",
 	       ndev, nthreads, sthreads, seconds, pre_rate, q50 / 1000.0, q99 / 1000.0,
 	       pre_rate / base_rate, rate, p50 / 1000.0, p99 / 1000.0, rate / base_rate, base_rate,
-	       b50 / 1000.0, b99 / 1000.0, (unsigned long long)atomic_load(&r.errors),
+	       b50 / 1000.0, b99 / 1000.0, base_cost.server_us, base_cost.client_us, cost.server_us, cost.client_us,
+	       cost.server_us + cost.client_us > 0
+		       ? (double)ncpu * 1e6 / (cost.server_us + cost.client_us)
+		       : 0.0,
+	       ncpu, (unsigned long long)atomic_load(&r.errors),
 	       (unsigned long long)seen_rows, ndev);
 	for (size_t i = 0; i < ndev; i++)
 		upk_key_free(r.devs[i].key);

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "key_cache.h"
 #include "replay.h"
 #include "server.h"
 #include "store.h"
@@ -29,7 +30,8 @@ struct fields {
 
 struct auth_ctx {
 	struct req *rq;
-	struct upk_key *key; /* owned: the key found for the keyid */
+	struct upk_key *key;  /* owned: a creator's or enrolling device's key */
+	struct key_ref *ref;  /* or a stored key, from the key cache */
 	char role[16];
 	int found;
 };
@@ -73,30 +75,6 @@ static int is_keyid(const char *s)
 	return n == UPK_KEYID_HEX_LEN;
 }
 
-/* A key from a TUF key object whose id must be keyid (Ed25519 only). */
-static upk_status key_with_id(const json_t *obj, const char *keyid, struct upk_key **out,
-			      struct upk_error *err)
-{
-	char id[UPK_KEYID_HEX_LEN + 1];
-	struct upk_key *key = NULL;
-	upk_status ret = upk_key_from_tuf(obj, &key, err);
-
-	if (ret != UPK_OK)
-		return ret;
-	ret = upk_key_id(key, id, err);
-	if (ret == UPK_OK && upk_key_type(key) != UPK_KEY_ED25519)
-		ret = upk_error_set(err, UPK_ERR_UNSUPPORTED, "request keys must be ed25519");
-	if (ret == UPK_OK && strcmp(id, keyid) != 0)
-		ret = upk_error_set(err, UPK_ERR_NOT_FOUND, "keyid %s is not the id of the key given",
-				    keyid);
-	if (ret != UPK_OK) {
-		upk_key_free(key);
-		return ret;
-	}
-	*out = key;
-	return UPK_OK;
-}
-
 static upk_status lookup_creator(struct auth_ctx *a, const char *keyid, struct upk_error *err)
 {
 	struct server *srv = a->rq->srv;
@@ -114,7 +92,7 @@ static upk_status lookup_creator(struct auth_ctx *a, const char *keyid, struct u
 
 			ret = upk_key_to_tuf(srv->creators[i].key, &tuf, err);
 			if (ret == UPK_OK)
-				ret = key_with_id(tuf, keyid, &a->key, err);
+				ret = key_parse_with_id(tuf, keyid, &a->key, err);
 			json_decref(tuf);
 			return ret;
 		}
@@ -130,7 +108,7 @@ static upk_status lookup_creator(struct auth_ctx *a, const char *keyid, struct u
 				"keyval", "public", hex);
 		if (obj == NULL)
 			return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-		ret = key_with_id(obj, keyid, &a->key, err);
+		ret = key_parse_with_id(obj, keyid, &a->key, err);
 		json_decref(obj);
 		return ret;
 	}
@@ -167,17 +145,19 @@ static upk_status lookup(void *ctx, const char *keyid, const char *alg,
 		if (ret == UPK_OK) {
 			snprintf(a->role, sizeof(a->role), "%s",
 				 json_string_value(json_object_get(row, "role")));
-			ret = key_with_id(json_object_get(row, "public_key"), keyid, &a->key, err);
+			ret = key_cache_get(rq->srv->keys, json_object_get(row, "public_key"), keyid,
+					    &a->ref, err);
 		}
 		break;
 	case AUTH_DEVICE:
-		ret = st->ops->device_get(st, rq->fleet_id, keyid, &row, err);
+		ret = st->ops->device_auth_get(st, rq->fleet_id, keyid, &row, err);
 		if (ret == UPK_ERR_NOT_FOUND)
 			upk_error_set(err, ret, "key %s is not a device of fleet %s", keyid, rq->fleet);
 		if (ret == UPK_OK) {
 			snprintf(a->role, sizeof(a->role), "%s",
 				 json_string_value(json_object_get(row, "status")));
-			ret = key_with_id(json_object_get(row, "public_key"), keyid, &a->key, err);
+			ret = key_cache_get(rq->srv->keys, json_object_get(row, "public_key"), keyid,
+					    &a->ref, err);
 		}
 		break;
 	case AUTH_ENROL:
@@ -189,7 +169,7 @@ static upk_status lookup(void *ctx, const char *keyid, const char *alg,
 		if (ret == UPK_OK && !json_is_object(json_object_get(doc, "public_key")))
 			ret = upk_error_set(err, UPK_ERR_INVALID, "body has no public_key object");
 		if (ret == UPK_OK)
-			ret = key_with_id(json_object_get(doc, "public_key"), keyid, &a->key, err);
+			ret = key_parse_with_id(json_object_get(doc, "public_key"), keyid, &a->key, err);
 		snprintf(a->role, sizeof(a->role), "enrolling");
 		break;
 	default:
@@ -200,7 +180,7 @@ static upk_status lookup(void *ctx, const char *keyid, const char *alg,
 	if (ret != UPK_OK)
 		return ret;
 	a->found = 1;
-	*key = a->key;
+	*key = a->ref != NULL ? key_ref_key(a->ref) : a->key;
 	return UPK_OK;
 }
 
@@ -268,7 +248,10 @@ int auth_request(struct req *rq, struct reply *rp)
 	}
 	snprintf(rq->who.keyid, sizeof(rq->who.keyid), "%.64s", ver.keyid);
 	snprintf(rq->who.role, sizeof(rq->who.role), "%s", a.role);
-	if (upk_key_to_tuf(a.key, &rq->who.public_key, &err) != UPK_OK) {
+	/* The cached key object is shared between requests: principals treat it as read-only. */
+	if (a.ref != NULL) {
+		rq->who.public_key = json_incref(key_ref_tuf(a.ref));
+	} else if (upk_key_to_tuf(a.key, &rq->who.public_key, &err) != UPK_OK) {
 		reply_upk(rp, UPK_ERR_NOMEM, &err);
 		goto out;
 	}
@@ -305,5 +288,6 @@ int auth_request(struct req *rq, struct reply *rp)
 	rc = 0;
 out:
 	upk_key_free(a.key);
+	key_ref_release(srv->keys, a.ref);
 	return rc;
 }

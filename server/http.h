@@ -37,7 +37,7 @@ struct principal {
 	enum principal_kind kind;
 	char keyid[UPK_KEYID_HEX_LEN + 1];
 	char role[16];        /* owners: admin, operator, viewer; devices: their status */
-	json_t *public_key;   /* TUF key object of the signer (owned) */
+	json_t *public_key;   /* TUF key object of the signer (a reference; read-only, may be shared) */
 };
 
 #define REQ_MAX_SEGMENTS 16

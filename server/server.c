@@ -13,6 +13,7 @@
 
 #include "director.h"
 #include "http.h"
+#include "key_cache.h"
 #include "log.h"
 #include "replay.h"
 #include "rollout.h"
@@ -199,6 +200,8 @@ upk_status server_start(struct server_config *cfg, struct server **out, struct u
 	if (ret == UPK_OK)
 		ret = replay_new((size_t)srv->cfg.replay_cache_entries,
 				 srv->cfg.signature_max_age, &srv->replay, err);
+	if (ret == UPK_OK)
+		ret = key_cache_new(&srv->keys, err);
 	if (ret != UPK_OK)
 		goto fail;
 	wait_next_second(&srv->not_before);
@@ -233,6 +236,7 @@ void server_stop(struct server *srv)
 	}
 	store_close(srv->store);
 	replay_free(srv->replay);
+	key_cache_free(srv->keys);
 	for (size_t i = 0; i < srv->n_creators; i++)
 		upk_key_free(srv->creators[i].key);
 	pthread_mutex_destroy(&srv->repo_lock);

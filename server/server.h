@@ -30,6 +30,7 @@ struct server {
 	struct store *store;
 	struct MHD_Daemon *mhd;
 	struct replay_cache *replay;
+	struct key_cache *keys; /* parsed owner and device keys (key_cache.h) */
 	struct creator creators[CONFIG_MAX_CREATORS];
 	size_t n_creators;
 	/*

@@ -34,17 +34,19 @@ struct seen {
 
 /* A power of two; a table three-quarters full is written at once. */
 #define SEEN_CAP 16384u
-/* Prepared statements kept, keyed by the address of their SQL literal. */
-#define STMT_CACHE 64u
+/* Prepared statements kept, keyed by the address of their SQL literal: room for all of them. */
+#define STMT_CACHE 256u
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
 
 struct sq {
 	struct store base;
 	sqlite3 *db;
 	pthread_mutex_t mu;
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} cache[STMT_CACHE];
+	struct stmt_slot cache[STMT_CACHE];
 	/*
 	 * Deferred check-ins under their own lock, so that a check-in never
 	 * waits for someone's transaction. Lock order: mu, then seen_mu.
@@ -53,6 +55,7 @@ struct sq {
 	pthread_cond_t seen_cv;
 	struct seen *seen;
 	size_t seen_n;
+	struct seen *spare; /* an empty table for the next flush to swap in; under mu */
 	pthread_t flusher;
 	int flusher_started;
 	int stopping;
@@ -84,36 +87,56 @@ static upk_status db_error(struct sq *s, int rc, const char *what, struct upk_er
  * (stored compact with sorted keys; NULL binds NULL), 'b' blob (ptr, size_t).
  */
 /*
+ * The cache slot of the SQL literal sql: open addressing by its address, so
+ * every literal of this file keeps a slot of its own (a literal that had to
+ * share one would be parsed again on every use). NULL when the table is full.
+ */
+static struct stmt_slot *stmt_slot(struct sq *s, const char *sql)
+{
+	size_t h = (size_t)(((uintptr_t)sql >> 3) * 0x9e3779b97f4a7c15ull);
+
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *e = &s->cache[(h + i) % STMT_CACHE];
+
+		if (e->sql == sql)
+			return e;
+		if (e->sql == NULL) {
+			e->sql = sql;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
  * A statement for sql, from the cache when this literal was prepared before
  * (parsing SQL costs more than running the short queries of a check-in).
  * Callers hold s->mu and give it back with release().
  */
 static int get_stmt(struct sq *s, const char *sql, sqlite3_stmt **out)
 {
-	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
-	int rc;
+	struct stmt_slot *e = stmt_slot(s, sql);
 
-	if (s->cache[slot].sql == sql && s->cache[slot].stmt != NULL) {
-		*out = s->cache[slot].stmt;
-		s->cache[slot].stmt = NULL; /* taken: a nested use prepares its own */
+	if (e != NULL && e->stmt != NULL) {
+		*out = e->stmt;
+		e->stmt = NULL; /* taken: a nested use prepares its own */
 		return SQLITE_OK;
 	}
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
-	return rc;
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 }
 
 /* Give a statement back to the cache (or finalize it when its slot is busy). */
 static void release(struct sq *s, const char *sql, sqlite3_stmt *stmt)
 {
-	size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
+	struct stmt_slot *e;
 
 	if (stmt == NULL)
 		return;
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	if (s->cache[slot].stmt == NULL) {
-		s->cache[slot].sql = sql;
-		s->cache[slot].stmt = stmt;
+	e = stmt_slot(s, sql);
+	if (e != NULL && e->stmt == NULL) {
+		e->stmt = stmt;
 		return;
 	}
 	sqlite3_finalize(stmt);
@@ -692,19 +715,16 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 	pthread_mutex_lock(&s->seen_mu);
 	n = s->seen_n;
 	if (n > 0) {
+		/* Swap in the empty spare: check-ins wait for no allocation or clearing. */
 		batch = s->seen;
-		s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
-		if (s->seen == NULL) {
-			s->seen = batch;
-			batch = NULL;
-		} else {
-			s->seen_n = 0;
-		}
+		s->seen = s->spare;
+		s->spare = NULL;
+		s->seen_n = 0;
 	}
 	pthread_mutex_unlock(&s->seen_mu);
-	if (n == 0 || batch == NULL) {
+	if (n == 0) {
 		pthread_mutex_unlock(&s->mu);
-		return n == 0 ? UPK_OK : upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+		return UPK_OK;
 	}
 	if (!in_txn)
 		ret = plain(s, "BEGIN IMMEDIATE", err);
@@ -726,8 +746,13 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_DONE)
 			ret = db_error(s, rc, "deferred check-ins", err);
+		memset(e, 0, sizeof(*e));
 	}
 	release(s, SQL, stmt);
+	/* Emptied (all of it after a failure), the batch is the next spare. */
+	if (ret != UPK_OK)
+		memset(batch, 0, SEEN_CAP * sizeof(*batch));
+	s->spare = batch;
 	if (!in_txn) {
 		if (ret == UPK_OK)
 			ret = plain(s, "COMMIT", err);
@@ -735,7 +760,6 @@ static upk_status seen_flush(struct sq *s, int in_txn, struct upk_error *err)
 			plain(s, "ROLLBACK", NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
-	free(batch);
 	return ret;
 }
 
@@ -755,6 +779,7 @@ static upk_status sq_device_seen(struct store *st, int64_t fleet, const char *id
 		e->fleet = fleet;
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->free_space = -1;
+		e->at = 0; /* a slot emptied by seen_drop keeps its old values */
 		s->seen_n++;
 	}
 	if (now > e->at)
@@ -869,6 +894,14 @@ static upk_status sq_device_get(struct store *st, int64_t fleet, const char *id,
 		seen_overlay(s, fleet, *row);
 	pthread_mutex_unlock(&s->mu);
 	return ret;
+}
+
+static upk_status sq_device_auth_get(struct store *st, int64_t fleet, const char *id,
+				     json_t **row, struct upk_error *err)
+{
+	return row1(SQ(st), "device", row, err,
+		    "SELECT status, public_key FROM devices WHERE fleet_id = ? AND id = ?", "is",
+		    fleet, id);
 }
 
 static upk_status sq_device_list(struct store *st, int64_t fleet, const char *status,
@@ -1272,6 +1305,7 @@ static void sq_close(struct store *st)
 	pthread_mutex_destroy(&s->seen_mu);
 	pthread_cond_destroy(&s->seen_cv);
 	free(s->seen);
+	free(s->spare);
 	free(s);
 }
 
@@ -1346,6 +1380,7 @@ static const struct store_ops SQLITE_OPS = {
 	.payload_find = sq_payload_find,
 	.device_enrol = sq_device_enrol,
 	.device_get = sq_device_get,
+	.device_auth_get = sq_device_auth_get,
 	.device_list = sq_device_list,
 	.device_set_status = sq_device_set_status,
 	.device_set_tags = sq_device_set_tags,
@@ -1438,7 +1473,8 @@ upk_status store_sqlite_open(const char *path, struct store **out, struct upk_er
 	pthread_mutex_init(&s->seen_mu, NULL);
 	pthread_cond_init(&s->seen_cv, NULL);
 	s->seen = calloc(SEEN_CAP, sizeof(*s->seen));
-	if (s->seen == NULL) {
+	s->spare = calloc(SEEN_CAP, sizeof(*s->spare));
+	if (s->seen == NULL || s->spare == NULL) {
 		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
