@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex_internal.h"
 #include "json_scan.h"
 
 /* ---- shared pieces ---- */
@@ -19,22 +20,11 @@ static int is_ws(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at p (all present and checked by the caller). */
 static unsigned hex4(const unsigned char *p)
 {
-	return (unsigned)(hex_value(p[0]) << 12 | hex_value(p[1]) << 8 | hex_value(p[2]) << 4 |
-			  hex_value(p[3]));
+	return (unsigned)(hex_digit(p[0]) << 12 | hex_digit(p[1]) << 8 | hex_digit(p[2]) << 4 |
+			  hex_digit(p[3]));
 }
 
 static size_t utf8_put(unsigned cp, char *out)
@@ -255,7 +245,7 @@ static long escape_u(const struct scan *s, size_t i)
 	if (s->len - i < 6 || s->p[i] != '\\' || s->p[i + 1] != 'u')
 		return -1;
 	for (size_t k = 2; k < 6; k++)
-		if (hex_value(s->p[i + k]) < 0)
+		if (hex_digit(s->p[i + k]) < 0)
 			return -1;
 	return (long)hex4(s->p + i + 2);
 }
@@ -580,6 +570,16 @@ static void walk_ws(struct walk *w)
 		w->pos++;
 }
 
+/* After an element or member: past the blanks and the comma, if any. */
+static void walk_comma(struct walk *w)
+{
+	walk_ws(w);
+	if (w->p[w->pos] == ',') {
+		w->pos++;
+		walk_ws(w);
+	}
+}
+
 /* The contents of the string at w->pos; moves past it. */
 static void walk_string(struct walk *w, size_t *start, size_t *end, int *escaped)
 {
@@ -774,11 +774,7 @@ static int canon_object(struct walk *w)
 			goto out;
 		/* The chunk, without its comma, rides in the member's value span. */
 		w->st.m[n].value = (struct jspan){chunk, w->len};
-		walk_ws(w);
-		if (w->p[w->pos] == ',') {
-			w->pos++;
-			walk_ws(w);
-		}
+		walk_comma(w);
 	}
 	w->pos++;
 	n = w->st.n_m - base;
@@ -824,11 +820,7 @@ static int canon_value(struct walk *w)
 				put(w, ",", 1);
 			if (canon_value(w) != 0)
 				return -1;
-			walk_ws(w);
-			if (w->p[w->pos] == ',') {
-				w->pos++;
-				walk_ws(w);
-			}
+			walk_comma(w);
 		}
 		w->pos++;
 		put(w, "]", 1);
@@ -934,11 +926,7 @@ static json_t *build_object(struct walk *w)
 			json_decref(obj);
 			return NULL;
 		}
-		walk_ws(w);
-		if (w->p[w->pos] == ',') {
-			w->pos++;
-			walk_ws(w);
-		}
+		walk_comma(w);
 	}
 	w->pos++;
 	return obj;
@@ -955,11 +943,7 @@ static json_t *build_array(struct walk *w)
 			json_decref(arr);
 			return NULL;
 		}
-		walk_ws(w);
-		if (w->p[w->pos] == ',') {
-			w->pos++;
-			walk_ws(w);
-		}
+		walk_comma(w);
 	}
 	w->pos++;
 	return arr;

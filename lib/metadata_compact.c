@@ -132,15 +132,6 @@ static int is_key(const struct jmember *m, const char *name)
 	       memcmp(m->key, name, m->key_len) == 0;
 }
 
-static int is_hex_text(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
-}
-
 /* The "hashes" object as md_check_hashes() accepts it, spelled without escapes. */
 static int plainly_valid_hashes(const char *buf, struct jspan obj)
 {
@@ -156,7 +147,7 @@ static int plainly_valid_hashes(const char *buf, struct jspan obj)
 		size_t len;
 
 		if (++n > 16 || m.key_in_scratch || !jscan_plain_string(buf, m.value, &hex, &len) ||
-		    len == 0 || len > 1024 || !is_hex_text(hex, len))
+		    len == 0 || len > 1024 || !md_is_hex(hex, len))
 			return 0;
 		/* Longer names are no algorithm we know, as for md_check_hashes(). */
 		if (m.key_len < sizeof(alg)) {

@@ -84,6 +84,8 @@ const struct md_key *md_find_key(const struct upk_metadata *md, const char *keyi
 const struct md_role *md_find_role(const struct upk_metadata *md, const char *name);
 void md_free_index(struct upk_metadata *md);
 int md_strcmp_ptr(const void *a, const void *b);
+/* 1 when s[0, len) is all hex digits (either case). */
+int md_is_hex(const char *s, size_t len);
 upk_status md_check_target(const char *path, const json_t *t, struct upk_error *err);
 
 /*
