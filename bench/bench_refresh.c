@@ -157,7 +157,8 @@ static int run_refresh(const char *repo, const char *client, int warm)
 	upk_client_free(c);
 	t1 = now_ms();
 	/* CPU time beside wall time: other jobs on the machine only stretch the latter. */
-	printf("%.3f %.2f %.3f\n", t1 - t0, peak_rss_mib(), clock_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+	printf("%.3f %.2f %.3f\n", t1 - t0, peak_rss_mib(),
+	       clock_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
 	return 0;
 }
 
@@ -243,7 +244,8 @@ int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/upk-bench-refresh-XXXXXX";
 	char repo[64], client[64], cmd[200];
-	double cold[RUNS], cpu[RUNS], warm[RUNS], base[RUNS], rss = 0, warm_rss = 0, base_rss = 0, r;
+	double cold[RUNS], cpu[RUNS], warm[RUNS], base[RUNS], r;
+	double rss = 0, warm_rss = 0, base_rss = 0;
 	double bytes = 0;
 	char *dir;
 

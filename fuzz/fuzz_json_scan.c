@@ -36,8 +36,9 @@ static int check_members(void *ctx, const struct jmember *m, size_t n)
 		json_t *v = NULL;
 		const json_t *want = json_object_getn(s->obj, m[i].key, m[i].key_len);
 
-		if (want == NULL || jscan_build(s->buf, m[i].value, (struct jspan){0, 0}, &v,
-		                                NULL) != UPK_OK || !json_equal(v, want))
+		if (want == NULL ||
+		    jscan_build(s->buf, m[i].value, (struct jspan){0, 0}, &v, NULL) != UPK_OK ||
+		    !json_equal(v, want))
 			s->bad = 1;
 		json_decref(v);
 	}
@@ -101,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (json_is_object(target) && (seen.bad || seen.n != json_object_size(target)))
 			abort();
 		/* Skipping the watched value leaves an empty object in its place. */
-		if (jscan_build(buf, (struct jspan){0, size}, watch.at[2], &skipped, NULL) != UPK_OK)
+		if (jscan_build(buf, (struct jspan){0, size}, watch.at[2], &skipped, NULL) !=
+		    UPK_OK)
 			abort();
 		json_object_set_new(json_object_get(built, "signed"), "targets", json_object());
 		if (!json_equal(skipped, built))

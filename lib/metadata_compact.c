@@ -205,8 +205,8 @@ upk_status md_compact_index(struct upk_metadata *md, struct upk_error *err)
 	upk_status ret;
 
 	if (c->n > md->limits.max_targets)
-		return upk_error_set(err, UPK_ERR_TOO_LARGE, "%zu targets, at most %zu allowed", c->n,
-				     md->limits.max_targets);
+		return upk_error_set(err, UPK_ERR_TOO_LARGE, "%zu targets, at most %zu allowed",
+				     c->n, md->limits.max_targets);
 	/* Document order, so the first bad entry is the one jansson's walk would report. */
 	for (size_t i = 0; i < c->n; i++) {
 		json_t *t = NULL;

@@ -37,7 +37,8 @@ static void same_entries(const struct upk_metadata *a, const struct upk_metadata
 		assert_string_equal(x.path, y.path);
 		assert_int_equal(x.length, y.length);
 		assert_true(json_equal(x.hashes, y.hashes));
-		assert_true((x.custom == NULL && y.custom == NULL) || json_equal(x.custom, y.custom));
+		assert_true((x.custom == NULL && y.custom == NULL) ||
+		            json_equal(x.custom, y.custom));
 	}
 }
 
@@ -117,9 +118,9 @@ static struct upk_metadata *signed_role(const struct upk_key *key, size_t n)
 	assert_int_equal(upk_metadata_new(UPK_ROLE_TARGETS, 4102444800, &md, NULL), UPK_OK);
 	for (size_t i = n; i-- > 0;) {
 		snprintf(path, sizeof(path), "dir %zu/\"file\" \xc3\xa9-%04zu.img", i % 7, i);
-		assert_int_equal(upk_targets_set(md, path, (int64_t)i, hashes,
-		                                 i % 3 ? custom : NULL, NULL),
-		                 UPK_OK);
+		assert_int_equal(
+		    upk_targets_set(md, path, (int64_t)i, hashes, i % 3 ? custom : NULL, NULL),
+		    UPK_OK);
 	}
 	assert_int_equal(upk_metadata_sign(md, key, NULL), UPK_OK);
 	json_decref(hashes);
@@ -152,8 +153,8 @@ static void test_signatures_in_place_and_canonicalised(void **state)
 		char *text = NULL, *at;
 
 		assert_int_equal(upk_metadata_serialize(md, pretty, &text, &len, NULL), UPK_OK);
-		assert_int_equal(upk_metadata_parse(text, len, UPK_ROLE_TARGETS, NULL, &parsed, NULL),
-		                 UPK_OK);
+		assert_int_equal(
+		    upk_metadata_parse(text, len, UPK_ROLE_TARGETS, NULL, &parsed, NULL), UPK_OK);
 		assert_non_null(parsed->compact);
 		/* Compact output is canonical as written; indented output is not. */
 		assert_int_equal(md_compact_signed_in_place(parsed, &bytes, &blen), !pretty);
@@ -169,8 +170,8 @@ static void test_signatures_in_place_and_canonicalised(void **state)
 		at = strstr(text, HEX64);
 		assert_non_null(at);
 		at[10] = at[10] == 'a' ? 'b' : 'a';
-		assert_int_equal(upk_metadata_parse(text, len, UPK_ROLE_TARGETS, NULL, &parsed, NULL),
-		                 UPK_OK);
+		assert_int_equal(
+		    upk_metadata_parse(text, len, UPK_ROLE_TARGETS, NULL, &parsed, NULL), UPK_OK);
 		assert_int_equal(upk_verify_role(root, "targets", parsed, NULL, NULL),
 		                 UPK_ERR_SIGNATURE);
 		upk_metadata_free(parsed);
