@@ -145,25 +145,17 @@ static upk_status index_delegations(struct upk_metadata *md, const json_t *d,
 	return UPK_OK;
 }
 
-upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
+/* The entries of a tree-held role: each checked, paths sorted. */
+static upk_status index_target_tree(struct upk_metadata *md, const json_t *targets,
+				    struct upk_error *err)
 {
-	const json_t *targets = json_object_get(md->signed_, "targets");
-	const json_t *delegations = json_object_get(md->signed_, "delegations");
 	const char *path;
 	const json_t *t;
 	upk_status ret;
 
-	if (!json_is_object(targets))
-		return upk_error_set(err, UPK_ERR_INVALID, "\"targets\" must be an object");
-	if (md->compact == NULL && json_object_size(targets) > md->limits.max_targets)
+	if (json_object_size(targets) > md->limits.max_targets)
 		return upk_error_set(err, UPK_ERR_TOO_LARGE, "%zu targets, at most %zu allowed",
 				     json_object_size(targets), md->limits.max_targets);
-	if (md->compact != NULL) {
-		ret = md_compact_index(md, err);
-		if (ret != UPK_OK)
-			return ret;
-		goto delegated;
-	}
 	md->names = calloc(json_object_size(targets) + 1, sizeof(*md->names));
 	if (md->names == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
@@ -174,7 +166,21 @@ upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
 		md->names[md->n_names++] = path;
 	}
 	qsort(md->names, md->n_names, sizeof(*md->names), md_strcmp_ptr);
-delegated:
+	return UPK_OK;
+}
+
+upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
+{
+	const json_t *targets = json_object_get(md->signed_, "targets");
+	const json_t *delegations = json_object_get(md->signed_, "delegations");
+	upk_status ret;
+
+	if (!json_is_object(targets))
+		return upk_error_set(err, UPK_ERR_INVALID, "\"targets\" must be an object");
+	/* A compact role's "targets" is an empty stand-in: its entries are in the bytes. */
+	ret = md->compact != NULL ? md_compact_index(md, err) : index_target_tree(md, targets, err);
+	if (ret != UPK_OK)
+		return ret;
 	if (delegations != NULL)
 		return index_delegations(md, delegations, err);
 	return UPK_OK;
