@@ -204,9 +204,6 @@ const struct upk_metadata *upk_client_trusted(const struct upk_client *c, const 
 		return c->snapshot;
 	if (strcmp(role, "targets") == 0)
 		return c->targets;
-	for (size_t i = 0; i < c->n_roles; i++)
-		if (strcmp(c->roles[i].name, role) == 0)
-			return c->roles[i].md;
 	return NULL;
 }
 

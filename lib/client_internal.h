@@ -9,7 +9,7 @@
 
 #include "upkeep/client.h"
 
-/* A delegated role loaded during this refresh. */
+/* A delegated role loaded during the current search. */
 struct client_role {
 	char *name;
 	struct upk_metadata *md;

@@ -4,6 +4,7 @@
  * delegation graph from the top-level targets role. A visited set breaks
  * cycles, a bound on visited roles stops an attacker from making us fetch
  * without end, and a terminating delegation ends the search below it.
+ * Delegated roles live only as long as the search.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,12 @@ upk_status upk_client_find_target(struct upk_client *c, const char *path,
 	                  "target %s: not listed by any role that may list it (%zu roles searched)",
 	                  path, n_visited);
 out:
+	/*
+	 * Delegated roles are as large as the top-level one and a device asks
+	 * for few targets: keep them only for the search that needed them. A
+	 * later search reads them back from the store, under the same checks.
+	 */
+	client_drop_roles(c);
 	free(visited);
 	free(stack);
 	return ret;

@@ -11,18 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex_internal.h"
 #include "upkeep/fetch.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* URL to path: strip "file://", decode %XX; a decoded NUL is refused. */
 static upk_status url_to_path(const char *url, char *out, size_t size, struct upk_error *err)
@@ -35,7 +25,8 @@ static upk_status url_to_path(const char *url, char *out, size_t size, struct up
 		char c = *p;
 
 		if (c == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = hex_digit((unsigned char)p[1]);
+			int lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return upk_error_set(err, UPK_ERR_INVALID,

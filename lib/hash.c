@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "hex_internal.h"
 #include "key_internal.h"
 
 struct upk_hash {
@@ -181,7 +182,7 @@ void upk_hex_encode(const uint8_t *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int hex_digit(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -204,12 +205,13 @@ upk_status upk_hex_decode(const char *hex, uint8_t *out, size_t out_len, struct 
 		return upk_error_set(err, UPK_ERR_INVALID, "hex string of %zu%s digits, expected %zu",
 				     len, len > 2 * out_len ? " or more" : "", 2 * out_len);
 	for (size_t i = 0; i < len; i++)
-		if (hex_value(hex[i]) < 0)
+		if (hex_digit((unsigned char)hex[i]) < 0)
 			return upk_error_set(err, UPK_ERR_INVALID,
 					     "hex string has a non-hex character 0x%02x at %zu",
 					     (unsigned char)hex[i], i);
 	/* Checked first, so out is written only on success. */
 	for (size_t i = 0; i < out_len; i++)
-		out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+		out[i] = (uint8_t)(hex_digit((unsigned char)hex[2 * i]) << 4 |
+				 hex_digit((unsigned char)hex[2 * i + 1]));
 	return UPK_OK;
 }

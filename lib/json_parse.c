@@ -2,7 +2,8 @@
 /*
  * Strict, bounded JSON parsing of bytes that came from outside: size and
  * nesting are checked before jansson sees the input, then duplicate keys,
- * NUL, bad UTF-8 and trailing data by jansson, then reals by a walk.
+ * NUL, bad UTF-8 and trailing data by jansson, then stray NUL bytes and
+ * reals by us.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -269,6 +270,21 @@ upk_status upk_json_parse(const void *buf, size_t len, const struct upk_json_lim
 		goto out;
 	}
 
+	/*
+	 * jansson drops a NUL byte that directly follows a number or a
+	 * literal ("[1\0]" parses as [1]). A NUL byte is never JSON, and the
+	 * in-place scanner (json_scan.c) must not need to copy that quirk.
+	 */
+	if (memchr(buf, '\0', len) != NULL) {
+		size_t line, column;
+
+		where = (size_t)((const char *)memchr(buf, '\0', len) - (const char *)buf);
+		line_column(buf, where, &line, &column);
+		ret = upk_error_set(err, UPK_ERR_INVALID,
+				    "invalid JSON at line %zu, column %zu: NUL byte (byte %zu)",
+				    line, column, where);
+		goto out;
+	}
 	segs = calloc(max_depth, sizeof(*segs));
 	if (segs == NULL) {
 		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory checking JSON for reals");

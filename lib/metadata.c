@@ -201,11 +201,15 @@ upk_status md_reindex(struct upk_metadata *md, struct upk_error *err)
 
 upk_status md_changed(struct upk_metadata *md, struct upk_error *err)
 {
+	/* The bytes of a compact role would no longer be the document. */
+	if (md->compact != NULL)
+		return upk_error_set(err, UPK_ERR_INVALID, "internal: compact targets changed");
 	upk_metadata_clear_signatures(md);
 	return md_reindex(md, err);
 }
 
-static upk_status adopt(json_t *doc, enum upk_role_type expected,
+/* Takes doc and compact (may be NULL) whatever happens. */
+static upk_status adopt(json_t *doc, struct md_compact *compact, enum upk_role_type expected,
 			const struct upk_metadata_limits *limits, struct upk_metadata **out,
 			struct upk_error *err)
 {
@@ -215,9 +219,11 @@ static upk_status adopt(json_t *doc, enum upk_role_type expected,
 	md = calloc(1, sizeof(*md));
 	if (md == NULL) {
 		json_decref(doc);
+		md_compact_free(compact);
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	}
 	md->doc = doc;
+	md->compact = compact;
 	if (limits != NULL)
 		md->limits = *limits;
 	apply_default_limits(&md->limits);
@@ -232,12 +238,13 @@ static upk_status adopt(json_t *doc, enum upk_role_type expected,
 	return UPK_OK;
 }
 
-upk_status upk_metadata_parse(const void *buf, size_t len, enum upk_role_type expected,
-			      const struct upk_metadata_limits *limits, struct upk_metadata **out,
-			      struct upk_error *err)
+static upk_status parse(const void *buf, size_t len, enum upk_role_type expected,
+			const struct upk_metadata_limits *limits, int scan, struct upk_metadata **out,
+			struct upk_error *err)
 {
 	struct upk_metadata_limits l = {0};
 	struct upk_json_limits jl = {0};
+	struct md_compact *compact = NULL;
 	json_t *doc = NULL;
 	upk_status ret;
 	const char *what = expected == UPK_ROLE_ANY ? "metadata" : upk_role_type_name(expected);
@@ -248,18 +255,39 @@ upk_status upk_metadata_parse(const void *buf, size_t len, enum upk_role_type ex
 	jl.max_bytes = l.max_bytes;
 	/* Envelope, signed, delegations, roles, role, paths: custom fields get the rest. */
 	jl.max_depth = UPK_JSON_DEFAULT_MAX_DEPTH;
-	ret = upk_json_parse(buf, len, &jl, &doc, err);
-	if (ret != UPK_OK)
-		return upk_error_prefix(err, ret, "%s: ", what);
+	/*
+	 * The in-place scanner accepts exactly what upk_json_parse() accepts;
+	 * when it refuses, jansson parses again only to say why.
+	 */
+	if (!scan || md_scan_parse(buf, len, &l, &doc, &compact) != UPK_OK) {
+		ret = upk_json_parse(buf, len, &jl, &doc, err);
+		if (ret != UPK_OK)
+			return upk_error_prefix(err, ret, "%s: ", what);
+	}
 	if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "signed"))) {
+		md_compact_free(compact);
 		json_decref(doc);
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "%s: not a metadata envelope (object with \"signed\")", what);
 	}
-	ret = adopt(doc, expected, &l, out, err);
+	ret = adopt(doc, compact, expected, &l, out, err);
 	if (ret != UPK_OK)
 		return upk_error_prefix(err, ret, "%s: ", what);
 	return UPK_OK;
+}
+
+upk_status upk_metadata_parse(const void *buf, size_t len, enum upk_role_type expected,
+			      const struct upk_metadata_limits *limits, struct upk_metadata **out,
+			      struct upk_error *err)
+{
+	return parse(buf, len, expected, limits, 1, out, err);
+}
+
+upk_status md_parse_tree(const void *buf, size_t len, enum upk_role_type expected,
+			 const struct upk_metadata_limits *limits, struct upk_metadata **out,
+			 struct upk_error *err)
+{
+	return parse(buf, len, expected, limits, 0, out, err);
 }
 
 static json_t *new_root_signed(void)
@@ -306,17 +334,31 @@ upk_status upk_metadata_new(enum upk_role_type type, time_t expires, struct upk_
 	doc = json_pack("{s:[],s:o}", "signatures", "signed", body);
 	if (doc == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-	return adopt(doc, type, NULL, out, err);
+	return adopt(doc, NULL, type, NULL, out, err);
+}
+
+/*
+ * For the functions that take a const document but need its whole tree:
+ * building the entries of a compact role is invisible to callers (what
+ * they borrowed stays valid), hence logically const.
+ */
+static upk_status whole_tree(const struct upk_metadata *md, struct upk_error *err)
+{
+	return md_materialize((struct upk_metadata *)md, err);
 }
 
 upk_status upk_metadata_dup(const struct upk_metadata *md, struct upk_metadata **out,
 			    struct upk_error *err)
 {
-	json_t *doc = json_deep_copy(md->doc);
+	json_t *doc;
+	upk_status ret = whole_tree(md, err);
 
+	if (ret != UPK_OK)
+		return ret;
+	doc = json_deep_copy(md->doc);
 	if (doc == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-	return adopt(doc, md->type, &md->limits, out, err);
+	return adopt(doc, NULL, md->type, &md->limits, out, err);
 }
 
 void upk_metadata_free(struct upk_metadata *md)
@@ -324,6 +366,8 @@ void upk_metadata_free(struct upk_metadata *md)
 	if (md == NULL)
 		return;
 	md_free_index(md);
+	md_compact_free(md->compact);
+	free(md->compact_paths);
 	json_decref(md->doc);
 	free(md);
 }
@@ -332,7 +376,9 @@ upk_status upk_metadata_signed_bytes(struct upk_metadata *md, const char **bytes
 				     struct upk_error *err)
 {
 	if (md->canon == NULL) {
-		upk_status ret = upk_cjson_encode(md->signed_, &md->canon, &md->canon_len, err);
+		upk_status ret = md->compact != NULL
+				     ? md_compact_canonical(md, &md->canon, &md->canon_len, err)
+				     : upk_cjson_encode(md->signed_, &md->canon, &md->canon_len, err);
 		if (ret != UPK_OK)
 			return upk_error_prefix(err, ret, "%s v%" PRId64 ": ",
 						upk_role_type_name(md->type), md->version);
@@ -351,8 +397,12 @@ upk_status upk_metadata_serialize(const struct upk_metadata *md, int pretty, cha
 	 * files stable and diff-friendly for key holders.
 	 */
 	size_t flags = JSON_SORT_KEYS | (pretty ? JSON_INDENT(1) : JSON_COMPACT);
-	char *text = json_dumps(md->doc, flags);
-	char *grown;
+	char *text, *grown;
+	upk_status ret = whole_tree(md, err);
+
+	if (ret != UPK_OK)
+		return ret;
+	text = json_dumps(md->doc, flags);
 
 	if (text == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "cannot serialize %s metadata",
@@ -392,7 +442,7 @@ const char *upk_metadata_spec_version(const struct upk_metadata *md)
 
 const json_t *upk_metadata_signed(const struct upk_metadata *md)
 {
-	return md->signed_;
+	return whole_tree(md, NULL) == UPK_OK ? md->signed_ : NULL;
 }
 
 int upk_metadata_is_expired(const struct upk_metadata *md, time_t now)
@@ -403,6 +453,10 @@ int upk_metadata_is_expired(const struct upk_metadata *md, time_t now)
 upk_status upk_metadata_set_version(struct upk_metadata *md, int64_t version,
 				    struct upk_error *err)
 {
+	upk_status ret = md_materialize(md, err);
+
+	if (ret != UPK_OK)
+		return ret;
 	if (version < 1)
 		return upk_error_set(err, UPK_ERR_INVALID, "version %" PRId64 " must be >= 1",
 				     version);
@@ -415,7 +469,10 @@ upk_status upk_metadata_set_expires(struct upk_metadata *md, time_t expires,
 				    struct upk_error *err)
 {
 	char when[21];
+	upk_status ret = md_materialize(md, err);
 
+	if (ret != UPK_OK)
+		return ret;
 	upk_time_format(expires, when);
 	if (json_object_set_new(md->signed_, "expires", json_string(when)) != 0)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");

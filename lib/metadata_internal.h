@@ -49,6 +49,15 @@ struct upk_metadata {
 
 	const char **names; /* targets: paths; snapshot/timestamp: meta names; sorted */
 	size_t n_names;
+
+	/*
+	 * A parsed targets role: entries stay in the document bytes and
+	 * signed_["targets"] is an empty stand-in (metadata_compact.c). NULL for
+	 * every other document and once md_materialize() has run.
+	 */
+	struct md_compact *compact;
+	/* Its decoded paths, kept once it is materialized: callers may hold them. */
+	char *compact_paths;
 };
 
 /* Re-validate the tree and rebuild every index; the first problem is reported. */
@@ -75,5 +84,47 @@ const struct md_key *md_find_key(const struct upk_metadata *md, const char *keyi
 const struct md_role *md_find_role(const struct upk_metadata *md, const char *name);
 void md_free_index(struct upk_metadata *md);
 int md_strcmp_ptr(const void *a, const void *b);
+/* 1 when s[0, len) is all hex digits (either case). */
+int md_is_hex(const char *s, size_t len);
+upk_status md_check_target(const char *path, const json_t *t, struct upk_error *err);
+
+/*
+ * upk_metadata_parse() by jansson alone, never compact: the reference that
+ * tests and fuzz/fuzz_metadata_compact.c hold the compact path to.
+ */
+upk_status md_parse_tree(const void *buf, size_t len, enum upk_role_type expected,
+			 const struct upk_metadata_limits *limits, struct upk_metadata **out,
+			 struct upk_error *err);
+
+/* ---- compact targets roles (metadata_compact.c) ---- */
+
+struct md_compact;
+
+/*
+ * The fast parse: json_scan.c validates buf with the limits and builds the
+ * envelope; for a targets role the entries are left in the bytes
+ * (*compact set, owned by the caller), otherwise *compact is NULL. Any
+ * status but UPK_OK means "not taken", with no message: the jansson path
+ * then decides, so refusals read exactly as they always did.
+ */
+upk_status md_scan_parse(const void *buf, size_t len, const struct upk_metadata_limits *limits,
+			 json_t **doc, struct md_compact **compact);
+/* md_index_targets() for a compact role: checks every entry, sorts names. */
+upk_status md_compact_index(struct upk_metadata *md, struct upk_error *err);
+/* Entry names[i] as a jansson object, built on first use and kept (borrowed). */
+upk_status md_compact_entry(const struct upk_metadata *md, size_t i, const json_t **out,
+			    struct upk_error *err);
+/* The canonical bytes of "signed", freshly made from the document bytes. */
+upk_status md_compact_canonical(const struct upk_metadata *md, char **out, size_t *len,
+				struct upk_error *err);
+/* 1 when "signed" as written is canonical already: *bytes points into the document. */
+int md_compact_signed_in_place(const struct upk_metadata *md, const char **bytes, size_t *len);
+/*
+ * Turn a compact role into an ordinary one (no-op for others): required
+ * before the tree is changed or handed out. Entries and paths already given out stay
+ * valid. O(targets).
+ */
+upk_status md_materialize(struct upk_metadata *md, struct upk_error *err);
+void md_compact_free(struct md_compact *c);
 
 #endif

@@ -112,7 +112,7 @@ upk_status md_parse_threshold(const json_t *obj, const char *where, unsigned *ou
 	return UPK_OK;
 }
 
-static int is_hex(const char *s, size_t len)
+int md_is_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
@@ -136,7 +136,8 @@ upk_status md_check_hashes(const json_t *hashes, const char *where, struct upk_e
 		enum upk_hash_alg a;
 		size_t len = json_string_length(v);
 
-		if (!json_is_string(v) || len == 0 || len > 1024 || !is_hex(json_string_value(v), len))
+		if (!json_is_string(v) || len == 0 || len > 1024 ||
+		    !md_is_hex(json_string_value(v), len))
 			return upk_error_set(err, UPK_ERR_INVALID, "%s hash \"%.32s\" must be hex",
 					     where, alg);
 		/* Unknown algorithms are allowed and ignored; known ones must have the right size. */

@@ -15,7 +15,7 @@ static int is_top_level_name(const char *name)
 	       strcmp(name, "snapshot") == 0 || strcmp(name, "timestamp") == 0;
 }
 
-static upk_status check_target(const char *path, const json_t *t, struct upk_error *err)
+upk_status md_check_target(const char *path, const json_t *t, struct upk_error *err)
 {
 	size_t plen = strlen(path);
 	const json_t *custom = json_object_get(t, "custom");
@@ -145,16 +145,14 @@ static upk_status index_delegations(struct upk_metadata *md, const json_t *d,
 	return UPK_OK;
 }
 
-upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
+/* The entries of a tree-held role: each checked, paths sorted. */
+static upk_status index_target_tree(struct upk_metadata *md, const json_t *targets,
+				    struct upk_error *err)
 {
-	const json_t *targets = json_object_get(md->signed_, "targets");
-	const json_t *delegations = json_object_get(md->signed_, "delegations");
 	const char *path;
 	const json_t *t;
 	upk_status ret;
 
-	if (!json_is_object(targets))
-		return upk_error_set(err, UPK_ERR_INVALID, "\"targets\" must be an object");
 	if (json_object_size(targets) > md->limits.max_targets)
 		return upk_error_set(err, UPK_ERR_TOO_LARGE, "%zu targets, at most %zu allowed",
 				     json_object_size(targets), md->limits.max_targets);
@@ -162,12 +160,27 @@ upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
 	if (md->names == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	json_object_foreach((json_t *)targets, path, t) {
-		ret = check_target(path, t, err);
+		ret = md_check_target(path, t, err);
 		if (ret != UPK_OK)
 			return ret;
 		md->names[md->n_names++] = path;
 	}
 	qsort(md->names, md->n_names, sizeof(*md->names), md_strcmp_ptr);
+	return UPK_OK;
+}
+
+upk_status md_index_targets(struct upk_metadata *md, struct upk_error *err)
+{
+	const json_t *targets = json_object_get(md->signed_, "targets");
+	const json_t *delegations = json_object_get(md->signed_, "delegations");
+	upk_status ret;
+
+	if (!json_is_object(targets))
+		return upk_error_set(err, UPK_ERR_INVALID, "\"targets\" must be an object");
+	/* A compact role's "targets" is an empty stand-in: its entries are in the bytes. */
+	ret = md->compact != NULL ? md_compact_index(md, err) : index_target_tree(md, targets, err);
+	if (ret != UPK_OK)
+		return ret;
 	if (delegations != NULL)
 		return index_delegations(md, delegations, err);
 	return UPK_OK;
@@ -186,14 +199,24 @@ size_t upk_targets_count(const struct upk_metadata *targets)
 	return targets->type == UPK_ROLE_TARGETS ? targets->n_names : 0;
 }
 
-static void fill_target(const struct upk_metadata *md, const char *path, struct upk_target *out)
+static upk_status fill_target(const struct upk_metadata *md, size_t i, struct upk_target *out,
+			      struct upk_error *err)
 {
-	const json_t *t = json_object_get(json_object_get(md->signed_, "targets"), path);
+	const json_t *t;
 
-	out->path = path;
+	if (md->compact != NULL) {
+		upk_status ret = md_compact_entry(md, i, &t, err);
+
+		if (ret != UPK_OK)
+			return ret;
+	} else {
+		t = json_object_get(json_object_get(md->signed_, "targets"), md->names[i]);
+	}
+	out->path = md->names[i];
 	out->length = json_integer_value(json_object_get(t, "length"));
 	out->hashes = json_object_get(t, "hashes");
 	out->custom = json_object_get(t, "custom");
+	return UPK_OK;
 }
 
 upk_status upk_targets_at(const struct upk_metadata *targets, size_t i, struct upk_target *out,
@@ -205,8 +228,7 @@ upk_status upk_targets_at(const struct upk_metadata *targets, size_t i, struct u
 		return ret;
 	if (i >= targets->n_names)
 		return upk_error_set(err, UPK_ERR_NOT_FOUND, "no target number %zu", i);
-	fill_target(targets, targets->names[i], out);
-	return UPK_OK;
+	return fill_target(targets, i, out, err);
 }
 
 upk_status upk_targets_find(const struct upk_metadata *targets, const char *path,
@@ -222,8 +244,7 @@ upk_status upk_targets_find(const struct upk_metadata *targets, const char *path
 			       : NULL;
 	if (hit == NULL)
 		return upk_error_set(err, UPK_ERR_NOT_FOUND, "no target \"%.200s\"", path);
-	fill_target(targets, *hit, out);
-	return UPK_OK;
+	return fill_target(targets, (size_t)(hit - targets->names), out, err);
 }
 
 upk_status upk_targets_set(struct upk_metadata *targets, const char *path, int64_t length,
@@ -232,6 +253,8 @@ upk_status upk_targets_set(struct upk_metadata *targets, const char *path, int64
 	json_t *entry;
 	upk_status ret = need_targets(targets, err);
 
+	if (ret == UPK_OK)
+		ret = md_materialize(targets, err);
 	if (ret != UPK_OK)
 		return ret;
 	entry = json_pack("{s:I,s:O}", "length", (json_int_t)length, "hashes", hashes);
@@ -242,7 +265,7 @@ upk_status upk_targets_set(struct upk_metadata *targets, const char *path, int64
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	}
 	/* Validate before touching the document, so a bad entry changes nothing. */
-	ret = check_target(path, entry, err);
+	ret = md_check_target(path, entry, err);
 	if (ret != UPK_OK) {
 		json_decref(entry);
 		return ret;
@@ -257,6 +280,8 @@ upk_status upk_targets_remove(struct upk_metadata *targets, const char *path,
 {
 	upk_status ret = need_targets(targets, err);
 
+	if (ret == UPK_OK)
+		ret = md_materialize(targets, err);
 	if (ret != UPK_OK)
 		return ret;
 	if (json_object_del(json_object_get(targets->signed_, "targets"), path) != 0)
@@ -364,6 +389,8 @@ upk_status upk_targets_delegate(struct upk_metadata *targets, const char *name,
 	size_t i, pos;
 	upk_status ret = need_targets(targets, err);
 
+	if (ret == UPK_OK)
+		ret = md_materialize(targets, err);
 	if (ret != UPK_OK)
 		return ret;
 	if (name == NULL || *name == '\0' || strlen(name) > 255 || is_top_level_name(name))
@@ -426,6 +453,8 @@ upk_status upk_targets_undelegate(struct upk_metadata *targets, const char *name
 	json_t *roles = json_object_get(d, "roles");
 	upk_status ret = need_targets(targets, err);
 
+	if (ret == UPK_OK)
+		ret = md_materialize(targets, err);
 	if (ret != UPK_OK)
 		return ret;
 	for (size_t i = 0; i < json_array_size(roles); i++) {

@@ -46,15 +46,32 @@ static upk_status verify_threshold(const struct upk_metadata *keys_md, const str
 	const struct upk_key **counted = NULL;
 	unsigned valid = 0;
 	const char *bytes;
+	char *fresh = NULL;
 	size_t len;
 	upk_status ret;
 
-	ret = upk_metadata_signed_bytes(md, &bytes, &len, err);
+	/*
+	 * A compact targets role is verified once and then only looked up in:
+	 * its canonical bytes (as large as the role) are the document's own
+	 * when it was written canonically, else made for this check and
+	 * dropped, not cached.
+	 */
+	if (md->compact != NULL && md->canon == NULL) {
+		ret = UPK_OK;
+		if (!md_compact_signed_in_place(md, &bytes, &len)) {
+			ret = md_compact_canonical(md, &fresh, &len, err);
+			bytes = fresh;
+		}
+	} else {
+		ret = upk_metadata_signed_bytes(md, &bytes, &len, err);
+	}
 	if (ret != UPK_OK)
 		return ret;
 	counted = calloc(role->n_keyids + 1, sizeof(*counted));
-	if (counted == NULL)
+	if (counted == NULL) {
+		free(fresh);
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < role->n_keyids; i++) {
 		const struct md_key *k = md_find_key(keys_md, role->keyids[i]);
 		int dup = 0;
@@ -69,6 +86,7 @@ static upk_status verify_threshold(const struct upk_metadata *keys_md, const str
 		counted[valid++] = k->key;
 	}
 	free(counted);
+	free(fresh);
 	if (check != NULL) {
 		check->valid = valid;
 		check->threshold = role->threshold;

@@ -183,9 +183,11 @@ upk_status upk_client_download_target_to_file(struct upk_client *c,
                                               int *fetched, struct upk_error *err);
 
 /*
- * Trusted metadata of a role ("root", "timestamp", "snapshot", "targets" or a
- * delegated role loaded by a search), borrowed until the next refresh, or
- * NULL. The time of the last refresh start.
+ * Trusted metadata of a top-level role ("root", "timestamp", "snapshot",
+ * "targets"), borrowed until the next refresh, or NULL. Delegated roles are
+ * held only during upk_client_find_target() (they are as large as the
+ * top-level targets), so they are never returned here. The time of the last
+ * refresh start.
  */
 const struct upk_metadata *upk_client_trusted(const struct upk_client *c, const char *role);
 time_t upk_client_update_time(const struct upk_client *c);

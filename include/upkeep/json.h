@@ -28,8 +28,8 @@ struct upk_json_limits {
 /*
  * Parse buf[0..len) as one JSON value. Rejects: more than limits->max_bytes,
  * nesting deeper than limits->max_depth, duplicate object keys, invalid UTF-8,
- * NUL in strings, real numbers (TUF metadata has none and canonical JSON cannot
- * encode them), trailing data. limits may be NULL for the defaults.
+ * NUL bytes (in strings or anywhere else), real numbers (TUF metadata has
+ * none and canonical JSON cannot encode them), trailing data. limits may be NULL for the defaults.
  * On success *out is a new reference the caller must json_decref().
  * The error message names the line and column of the problem (for a real,
  * its JSON path such as $.signed.expires).

@@ -8,6 +8,14 @@
  * upk_verify_* functions has counted a threshold of valid signatures from
  * distinct authorised keys. The JSON tree is the source of truth, so fields
  * this code does not know are kept and stay covered by the signatures.
+ *
+ * A parsed targets role is held compactly: its entries stay in the
+ * document's bytes, indexed by path, and become jansson values one by one
+ * when looked up (docs/client.md, "Memory"). Calls that change the role or
+ * want its whole tree (upk_metadata_signed, _serialize, _dup, the setters)
+ * build the tree first, in O(targets); what was borrowed before stays valid.
+ * Because even lookups fill that cache, one upk_metadata must not be used
+ * from two threads at once, not even read-only.
  */
 #ifndef UPKEEP_METADATA_H
 #define UPKEEP_METADATA_H
@@ -105,7 +113,10 @@ enum upk_role_type upk_metadata_type(const struct upk_metadata *md);
 int64_t upk_metadata_version(const struct upk_metadata *md);
 time_t upk_metadata_expires(const struct upk_metadata *md);
 const char *upk_metadata_spec_version(const struct upk_metadata *md);
-/* The "signed" object itself (borrowed; do not modify it behind the API's back). */
+/*
+ * The "signed" object itself (borrowed; do not modify it behind the API's
+ * back). NULL only when building the tree of a compact role ran out of memory.
+ */
 const json_t *upk_metadata_signed(const struct upk_metadata *md);
 /* 1 when now >= expires. */
 int upk_metadata_is_expired(const struct upk_metadata *md, time_t now);
