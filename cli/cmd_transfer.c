@@ -940,9 +940,15 @@ static int transfer_adopt(int argc, char **argv)
 				       json_object_get(t.summary, REPO[k]), "first")),
 			       tdir_version(&t, k));
 	}
+	/*
+	 * The new fleet serves no image timestamp until its first targets are
+	 * published, and a moved device cannot follow before that.
+	 */
 	if (ret == UPK_OK)
-		printf("next: upkeep target add %s FILE ... && upkeep sign %s targets --key FILE && "
-		       "upkeep release publish %s\n",
+		printf("next: sign and publish the new fleet's first targets (its devices follow the "
+		       "move only once it has image metadata):\n"
+		       "  upkeep sign %s targets --key FILE && upkeep release publish %s\n"
+		       "  (add releases first with 'upkeep target add %s FILE ...' if you like)\n",
 		       cli_opt(&a, "image"), cli_opt(&a, "image"), cli_opt(&a, "image"));
 	tdir_free(&t);
 	cli_args_free(&a);
