@@ -848,7 +848,8 @@ static const struct cli_spec adopt_spec = {
 	"staged root is the transfer root, and the image area stages an empty targets one\n"
 	"version above the seller's last, to be filled with 'upkeep target add' and signed with\n"
 	"the buyer's targets key before 'upkeep release publish'. The expiry periods are the\n"
-	"seller's.",
+	"seller's. Publish those first targets (empty or not) soon: until the new fleet has\n"
+	"image metadata, the moved devices cannot follow and stay where they are.",
 	adopt_opts, 1, 1,
 };
 
