@@ -703,8 +703,19 @@ static upk_status refresh_both(struct update_ctx *ctx, const char *store,
 		                  src->director_metadata_url, src, &cl->doc, &cl->dc, err);
 	if (ret == UPK_OK && (ret = upk_client_refresh(cl->dc, err)) != UPK_OK)
 		upk_error_prefix(err, ret, "director repository: ");
-	if (ret == UPK_OK && (ret = upk_client_refresh(cl->ic, err)) != UPK_OK)
-		upk_error_prefix(err, ret, "image repository: ");
+	if (ret == UPK_OK && (ret = upk_client_refresh(cl->ic, err)) != UPK_OK) {
+		/*
+		 * No timestamp at all: a new fleet (e.g. a buyer's, right after a
+		 * transfer) whose owner has not published its first targets yet.
+		 * Say so, rather than leave a bare 404 to be puzzled over.
+		 */
+		if (ret == UPK_ERR_NOT_FOUND && upk_client_trusted(cl->ic, "timestamp") == NULL)
+			upk_error_prefix(err, ret,
+			                 "image repository: the fleet has published no image metadata "
+			                 "yet (its owner must sign and publish its first targets): ");
+		else
+			upk_error_prefix(err, ret, "image repository: ");
+	}
 	return ret;
 }
 

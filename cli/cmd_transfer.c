@@ -848,7 +848,8 @@ static const struct cli_spec adopt_spec = {
 	"staged root is the transfer root, and the image area stages an empty targets one\n"
 	"version above the seller's last, to be filled with 'upkeep target add' and signed with\n"
 	"the buyer's targets key before 'upkeep release publish'. The expiry periods are the\n"
-	"seller's.",
+	"seller's. Publish those first targets (empty or not) soon: until the new fleet has\n"
+	"image metadata, the moved devices cannot follow and stay where they are.",
 	adopt_opts, 1, 1,
 };
 
@@ -940,9 +941,15 @@ static int transfer_adopt(int argc, char **argv)
 				       json_object_get(t.summary, REPO[k]), "first")),
 			       tdir_version(&t, k));
 	}
+	/*
+	 * The new fleet serves no image timestamp until its first targets are
+	 * published, and a moved device cannot follow before that.
+	 */
 	if (ret == UPK_OK)
-		printf("next: upkeep target add %s FILE ... && upkeep sign %s targets --key FILE && "
-		       "upkeep release publish %s\n",
+		printf("next: sign and publish the new fleet's first targets (its devices follow the "
+		       "move only once it has image metadata):\n"
+		       "  upkeep sign %s targets --key FILE && upkeep release publish %s\n"
+		       "  (add releases first with 'upkeep target add %s FILE ...' if you like)\n",
 		       cli_opt(&a, "image"), cli_opt(&a, "image"), cli_opt(&a, "image"));
 	tdir_free(&t);
 	cli_args_free(&a);

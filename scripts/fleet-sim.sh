@@ -228,3 +228,34 @@ PY
 fs_device_status() { # N SUBSCRIPT
 	fs_agent "$1" status --json | fs_json "$2"
 }
+
+# ---- mirrors ----
+
+# Copy a TUF repository the server serves (public files) to DIR/metadata:
+# the root chain, timestamp.json and the snapshot and targets roles it names
+# (consistent-snapshot names), as `upkeep bundle create` reads them.
+fs_mirror() { # METADATA_URL DIR
+	mkdir -p "$2/metadata"
+	"$FS_PY" - "$1" "$2/metadata" <<'PY' || fs_die "cannot mirror $1"
+import json, sys, urllib.error, urllib.request
+base, out = sys.argv[1], sys.argv[2]
+def get(name, keep=True):
+    data = urllib.request.urlopen(base + name, timeout=10).read()
+    if keep:
+        open(out + "/" + name, "wb").write(data)
+    return data
+n = 1
+while True:
+    try:
+        get("%d.root.json" % n)
+    except urllib.error.HTTPError as e:
+        if e.code != 404 or n == 1:
+            raise
+        break
+    n += 1
+ts = json.loads(get("timestamp.json"))["signed"]["meta"]["snapshot.json"]["version"]
+snap = json.loads(get("%d.snapshot.json" % ts))["signed"]["meta"]
+for role, m in snap.items():
+    get("%d.%s" % (m["version"], role))
+PY
+}

@@ -190,7 +190,11 @@ refused "HTTP 401" device list --fleet bob-home $S_OP
 
 echo "== adopt, release publish and pin (buyer)"
 cd "$W/buyer"
-q transfer adopt sale --image bob-img --director bob-dir
+"$U" transfer adopt sale --image bob-img --director bob-dir >out || fail "transfer adopt"
+# Devices follow only once the new fleet has image metadata: the hint says to publish first.
+grep -q "follow the move only once it has image metadata" out || fail "adopt hint: $(cat out)"
+grep -q "upkeep sign bob-img targets --key FILE && upkeep release publish bob-img" out ||
+	fail "adopt hint: $(cat out)"
 [ -f bob-img/published/2.root.json ] && [ -f bob-img/published/1.root.json ] ||
 	fail "adopt did not write the chain"
 printf 'firmware three' >fw3.bin
