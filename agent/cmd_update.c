@@ -124,7 +124,7 @@ int agent_cmd_daemon(const char *config_path, int argc, char **argv)
 	}
 	/* The front-end (agent/frontend.c) runs the loop; each cycle is one run of this. */
 	o.cycle_fd = fd != NULL ? atoi(fd) : 0;
-	/* Health checks, handlers and the reboot command must not hold the front-end's pipe open. */
+	/* Health checks, handlers and the reboot command must not hold the front-end's pipe. */
 	if (o.cycle_fd > 0 && fcntl(o.cycle_fd, F_SETFD, FD_CLOEXEC) != 0)
 		o.cycle_fd = 0;
 	cfg = agent_cmd_load_config("daemon", config_path);

@@ -91,7 +91,8 @@ static void read_line(int fd, pid_t pid, int *forwarded, char *line, size_t cap)
 		ssize_t n;
 
 		forward_stop(pid, forwarded);
-		n = len < cap - 1 ? read(fd, line + len, cap - 1 - len) : read(fd, drain, sizeof(drain));
+		n = len < cap - 1 ? read(fd, line + len, cap - 1 - len)
+		                  : read(fd, drain, sizeof(drain));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -188,7 +189,8 @@ static int daemon_loop(const char *core, char **argv, int no_reboot)
 			poll_s = r.poll_s;
 		if (!r.ok) {
 			failures++;
-			fprintf(stderr, "upkeepd: check failed (%u in a row): %s\n", failures, r.msg);
+			fprintf(stderr, "upkeepd: check failed (%u in a row): %s\n", failures,
+			        r.msg);
 		} else {
 			failures = 0;
 			if (r.msg[0] != '\0')

@@ -40,9 +40,10 @@ st=0; $U frobnicate 2>"$T/err" || st=$?
 [ $st -eq 2 ] && grep -q 'unknown command "frobnicate"' "$T/err" || fail "unknown command: $st"
 st=0; UPKEEPD_CORE=$T/missing $U status 2>"$T/err" || st=$?
 [ $st -eq 1 ] || fail "missing core: status $st"
-[ "$(cat "$T/err")" = "upkeepd: cannot run the agent core $T/missing: No such file or directory" ] ||
-	fail "missing core: $(cat "$T/err")"
-ldd "$B/upkeepd" | grep -Eq 'libcrypto|libjansson|libcurl|libzstd' && fail "front-end links more than libc"
+want="upkeepd: cannot run the agent core $T/missing: No such file or directory"
+[ "$(cat "$T/err")" = "$want" ] || fail "missing core: $(cat "$T/err")"
+ldd "$B/upkeepd" | grep -Eq 'libcrypto|libjansson|libcurl|libzstd' &&
+	fail "front-end links more than libc"
 
 # The daemon with an unreachable server: two failed cycles, backoff in between.
 $U daemon 2>"$T/log" &
@@ -97,9 +98,9 @@ grep -Eq '^fail 120 idle ' "$T/line" || fail "poll_interval 5 taken: $(cat "$T/l
 rm -f "$T/data/state.json"
 
 # The cycle protocol, with a stand-in core that records its arguments and
-# answers what the test says (poll interval 1 s, so the test is quick): a rebooting outcome ends the daemon (status
-# 0) unless --no-reboot; a cycle that cannot start ends it with status 1;
-# SIGTERM reaches a running cycle.
+# answers what the test says (poll interval 1 s, so the test is quick): a
+# rebooting outcome ends the daemon (status 0) unless --no-reboot; a cycle
+# that cannot start ends it with status 1; SIGTERM reaches a running cycle.
 cat > "$T/core" <<'CORE'
 #!/bin/sh
 echo "$*" >> "$FAKE_DIR/args"
