@@ -4,6 +4,7 @@
  * resume`: the update state machine driven by the server, by a mirror given
  * on the command line, by an offline bundle, or only to finish after a boot.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,7 @@ int agent_cmd_daemon(const char *config_path, int argc, char **argv)
 	struct agent_config *cfg;
 	struct upk_error err = {0};
 	enum update_outcome out;
+	const char *fd = getenv(DAEMON_CYCLE_FD_ENV);
 	int rc = 0;
 
 	if (agent_cmd_wants_help(argc, argv, daemon_usage))
@@ -120,6 +122,11 @@ int agent_cmd_daemon(const char *config_path, int argc, char **argv)
 		else
 			return agent_cmd_usage("daemon", daemon_usage);
 	}
+	/* The front-end (agent/frontend.c) runs the loop; each cycle is one run of this. */
+	o.cycle_fd = fd != NULL ? atoi(fd) : 0;
+	/* Health checks, handlers and the reboot command must not hold the front-end's pipe. */
+	if (o.cycle_fd > 0 && fcntl(o.cycle_fd, F_SETFD, FD_CLOEXEC) != 0)
+		o.cycle_fd = 0;
 	cfg = agent_cmd_load_config("daemon", config_path);
 	if (cfg == NULL)
 		return 1;
@@ -159,7 +166,7 @@ int agent_cmd_check(const char *config_path, int argc, char **argv)
 	if (l.cfg == NULL)
 		return 1;
 	if (im == NULL) {
-		struct daemon_opts o = {.once = 1, .no_reboot = no_reboot};
+		struct daemon_opts o = {.no_reboot = no_reboot};
 
 		if (daemon_run(l.cfg, &o, &out, &err) != UPK_OK) {
 			rc = agent_cmd_fail("check", &err);

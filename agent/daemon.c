@@ -2,10 +2,12 @@
 /*
  * One cycle: finish what the last run started, enrol when not accepted yet,
  * check in with the inventory, run an update check against the URLs the
- * server names, and deliver queued reports. The loop around it sleeps the
- * poll interval with jitter, or backs off exponentially after failures.
+ * server names, and deliver queued reports. Each cycle is its own process:
+ * the loop around it (sleep the poll interval with jitter, or back off
+ * exponentially after failures) is the small `upkeepd` front-end
+ * (agent/frontend.c), so the libraries a cycle needs are mapped only while
+ * it runs.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,28 +27,6 @@
 #include "server_link.h"
 #include "upkeep/crypto.h"
 #include "upkeep/fetch_curl.h"
-
-#define BACKOFF_BASE_S 5u
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-unsigned daemon_backoff_s(unsigned failures, unsigned poll_s, unsigned rnd)
-{
-	unsigned d = BACKOFF_BASE_S;
-
-	for (unsigned i = 1; i < failures && d < poll_s; i++)
-		d *= 2;
-	if (d > poll_s)
-		d = poll_s;
-	/* +-20 % so that a fleet that lost its server does not come back in lockstep. */
-	return d - d / 5 + (d / 5 > 0 ? rnd % (2 * (d / 5) + 1) : 0);
-}
 
 struct cycle {
 	const struct agent_config *cfg;
@@ -526,8 +506,6 @@ report:
 		if (c->link != NULL && flush_outbox(c, &ferr) != UPK_OK && ret == UPK_OK)
 			fprintf(stderr, "upkeepd: reports kept for later: %s\n", ferr.msg);
 	}
-	if (ret == UPK_OK && *outcome == UPDATE_REBOOTING && !no_reboot)
-		stop_requested = 1; /* the reboot command runs; nothing more to do */
 out:
 	urls_clear(&u);
 	json_decref(resp);
@@ -543,12 +521,24 @@ static unsigned poll_interval(const struct cycle *c)
 	return v >= 30 && v <= 7 * 86400 ? (unsigned)v : c->cfg->poll_interval_s;
 }
 
+/* One line for the front-end: "ok|fail POLL_S OUTCOME[ MESSAGE]". */
+static void report_cycle(int fd, upk_status ret, enum update_outcome outcome, unsigned poll_s,
+                         const struct upk_error *cerr)
+{
+	char line[sizeof(cerr->msg) + 64];
+	int n = snprintf(line, sizeof(line), "%s %u %s%s%s\n", ret == UPK_OK ? "ok" : "fail",
+	                 poll_s, update_outcome_name(outcome), ret == UPK_OK ? "" : " ",
+	                 ret == UPK_OK ? "" : cerr->msg);
+
+	if (n > 0 && write(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		perror("upkeepd: daemon: report to the front-end");
+}
+
 upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *opts,
                       enum update_outcome *outcome, struct upk_error *err)
 {
 	struct cycle c;
 	char *state = NULL;
-	unsigned failures = 0;
 	upk_status ret;
 
 	memset(&c, 0, sizeof(c));
@@ -573,44 +563,18 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 		ret = upk_fetcher_curl_new(NULL, &c.fetcher, err);
 	if (ret != UPK_OK)
 		goto out;
-	if (!opts->once) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-	}
-	for (;;) {
+	{
 		struct upk_error cerr = {0};
-		unsigned delay, poll, rnd = 0;
 
 		ret = cycle_once(&c, opts->no_reboot, outcome, &cerr);
-		if (opts->once) {
-			if (ret != UPK_OK)
-				*err = cerr;
-			break;
+		if (opts->cycle_fd > 0) {
+			/* The cycle's result is the front-end's to act on, not a failure here. */
+			report_cycle(opts->cycle_fd, ret, *outcome, poll_interval(&c), &cerr);
+			ret = UPK_OK;
+		} else if (ret != UPK_OK) {
+			*err = cerr;
 		}
-		if (ret != UPK_OK) {
-			failures++;
-			fprintf(stderr, "upkeepd: check failed (%u in a row): %s\n", failures,
-			        cerr.msg);
-		} else {
-			failures = 0;
-			if (*outcome != UPDATE_IDLE)
-				fprintf(stderr, "upkeepd: check: %s\n", update_outcome_name(*outcome));
-		}
-		upk_random_bytes(&rnd, sizeof(rnd), NULL);
-		poll = poll_interval(&c);
-		delay = failures > 0 ? daemon_backoff_s(failures, poll, rnd)
-		                     : poll - poll / 10 + rnd % (poll / 5 + 1);
-		for (unsigned s = 0; s < delay && !stop_requested; s++)
-			sleep(1);
-		if (stop_requested)
-			break;
 	}
-	if (!opts->once)
-		ret = UPK_OK;
 out:
 	upk_fetcher_curl_free(c.fetcher);
 	server_link_free(c.link);

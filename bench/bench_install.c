@@ -6,10 +6,15 @@
  * loopback HTTP server (TUF refresh of both repositories, admission,
  * streaming download, write, fsync, read-back, trial switch). Both are
  * compared with `cat image > slot && sync` measured in the same run; each
- * runs in a child so its peak RSS is its own. One line per figure.
+ * runs in a child so its peak RSS is its own. Beside upkeepd's peak RSS, the
+ * same run measures `upkeepd identity` (the core with OpenSSL initialised
+ * for one signature, nothing else: the floor of any core process); beside
+ * the daemon's RSS between cycles, a `sleep` (a libc-only process). One line
+ * per figure.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,12 +224,120 @@ static long stripped_size(const char *dir, const char *prog)
 	char cmd[9000], copy[4400];
 	struct stat st;
 
-	snprintf(copy, sizeof(copy), "%s/upkeepd.stripped", dir);
+	snprintf(copy, sizeof(copy), "%s/stripped", dir);
 	snprintf(cmd, sizeof(cmd), "strip -o '%s' '%s' 2>/dev/null", copy, prog);
 	if (system(cmd) != 0 || stat(copy, &st) != 0)
 		return -1;
 	unlink(copy);
 	return (long)st.st_size;
+}
+
+/* VmRSS of pid in KiB, or -1. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	if (f != NULL)
+		fclose(f);
+	return kib;
+}
+
+/* Start argv with stdout and stderr to log (NULL: /dev/null). */
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log != NULL ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Whether file holds text (the daemon's log). */
+static int log_has(const char *file, const char *text)
+{
+	char buf[8192];
+	FILE *f = fopen(file, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/*
+ * The daemon between cycles: `upkeepd daemon` against a server that is not
+ * there runs its first cycle (in a child core process), fails, and sleeps
+ * its backoff; its RSS then, beside a `sleep` process's. Both in KiB.
+ */
+static int idle_rss(const char *dir, const char *upkeepd, long *daemon_kib, long *sleep_kib)
+{
+	char conf[4400], log[4400], text[24000];
+	char *dargv[] = {(char *)upkeepd, "--config", conf, "daemon", NULL};
+	char *sargv[] = {"/bin/sleep", "30", NULL};
+	pid_t d, sl;
+	FILE *f;
+	int st;
+
+	snprintf(conf, sizeof(conf), "%s/idle.conf", dir);
+	snprintf(log, sizeof(log), "%s/idle.log", dir);
+	if (snprintf(text, sizeof(text),
+	         "[agent]\ndata_dir = %s/idle-data\nhardware_id = bench-hw\ncmdline = %s/cmdline\n"
+	         "server = http://127.0.0.1:1/v1/fleets/none\n[slot.A]\ndevice = %s/slotA\n"
+	         "[slot.B]\ndevice = %s/slot\n[bootloader]\ntype = grub\ngrubenv = %s/grubenv\n",
+	         dir, dir, dir, dir, dir) >= (int)sizeof(text))
+		return -1;
+	f = fopen(conf, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		return -1;
+	d = spawn(dargv, log);
+	sl = spawn(sargv, NULL);
+	if (d < 0 || sl < 0)
+		return -1;
+	/* The first cycle fails at once (nobody listens); the backoff is 4 s at least. */
+	for (int i = 0; i < 100 && !log_has(log, "check failed (1 in a row)"); i++)
+		usleep(50 * 1000);
+	usleep(200 * 1000);
+	*daemon_kib = log_has(log, "check failed (1 in a row)") ? rss_kib(d) : -1;
+	*sleep_kib = rss_kib(sl);
+	kill(d, SIGTERM);
+	kill(sl, SIGTERM);
+	waitpid(d, &st, 0);
+	waitpid(sl, NULL, 0);
+	unlink(conf);
+	unlink(log);
+	return *daemon_kib > 0 && *sleep_kib > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Peak RSS (KiB) of `upkeepd identity`: the core with OpenSSL set up for one key, nothing else. */
+static long core_floor_kib(const char *dir, const char *upkeepd)
+{
+	char conf[4400];
+	char *argv[] = {(char *)upkeepd, "--config", conf, "identity", NULL};
+	struct rusage ru;
+	int st;
+	pid_t pid;
+
+	snprintf(conf, sizeof(conf), "%s/agent.conf", dir);
+	pid = spawn(argv, NULL);
+	if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	return ru.ru_maxrss;
 }
 
 int main(void)
@@ -234,7 +347,7 @@ int main(void)
 	unsigned mib = mib_env != NULL ? (unsigned)atoi(mib_env) : 512;
 	char dir[4096], image[4200], slot[4200], cat_slot[4200], cmd[13000], sha[65];
 	double t0, t_cat, t_inst;
-	struct rusage ru;
+	struct rusage ru, ru_cat;
 	int status, rc = 1;
 	pid_t pid;
 
@@ -261,6 +374,7 @@ int main(void)
 		goto out;
 	}
 	t_cat = now() - t0;
+	getrusage(RUSAGE_CHILDREN, &ru_cat); /* only cat+sync's shell was a child so far */
 	unlink(cat_slot);
 	sync();
 	close(open(slot, O_WRONLY | O_CREAT | O_TRUNC, 0644));
@@ -276,6 +390,9 @@ int main(void)
 	t_inst = now() - t0;
 	printf("bench_install: image size: %u MiB\n", mib);
 	printf("bench_install: cat image > slot && sync: %.3f s\n", t_cat);
+	printf("bench_install: cat+sync CPU time: %.3f s user, %.3f s system\n",
+	       (double)ru_cat.ru_utime.tv_sec + (double)ru_cat.ru_utime.tv_usec / 1e6,
+	       (double)ru_cat.ru_stime.tv_sec + (double)ru_cat.ru_stime.tv_usec / 1e6);
 	printf("bench_install: image installer (write, fsync, read back from the medium, verify): "
 	       "%.3f s\n",
 	       t_inst);
@@ -288,13 +405,14 @@ int main(void)
 	fflush(stdout);
 	/* End to end: the real upkeepd from a loopback HTTP server. */
 	{
-		char self[4096], upkeepd[4400], srv[4400];
+		char self[4096], upkeepd[4400], core[4400], srv[4400];
 		struct tu_httpd *h = NULL;
 		double t_net = 0;
-		long size;
+		long size, idle = 0, sleep_rss = 0;
 
 		self_dir(self, sizeof(self));
 		snprintf(upkeepd, sizeof(upkeepd), "%s/../agent/upkeepd", self);
+		snprintf(core, sizeof(core), "%s/../agent/upkeepd-core", self);
 		snprintf(srv, sizeof(srv), "%s/srv", dir);
 		unlink(slot);
 		close(open(slot, O_WRONLY | O_CREAT | O_TRUNC, 0644));
@@ -315,17 +433,33 @@ int main(void)
 			       t_net / t_cat);
 			printf("bench_install: upkeepd peak RSS: %ld KiB (target <= 4096)\n",
 			       ru.ru_maxrss);
+			printf("bench_install: upkeepd CPU time: %.3f s user, %.3f s system\n",
+			       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+			       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+			printf("bench_install: upkeepd identity peak RSS (OpenSSL set up, no "
+			       "install): %ld KiB\n",
+			       core_floor_kib(dir, upkeepd));
+			if (idle_rss(dir, upkeepd, &idle, &sleep_rss) == 0)
+				printf("bench_install: upkeepd daemon RSS between cycles: %ld KiB "
+				       "(target <= 2048); sleep(1): %ld KiB\n",
+				       idle, sleep_rss);
+			else
+				fprintf(stderr, "bench_install: the idle daemon run failed\n");
+			size = stripped_size(dir, core);
+			if (size > 0)
+				printf("bench_install: stripped upkeepd-core: %ld bytes (target <= "
+				       "256000; shared libraries not counted)\n",
+				       size);
 			size = stripped_size(dir, upkeepd);
 			if (size > 0)
-				printf("bench_install: stripped upkeepd: %ld bytes (target <= 256000; "
-				       "shared libraries not counted)\n",
+				printf("bench_install: stripped upkeepd (front-end): %ld bytes\n",
 				       size);
 		}
 		tu_httpd_stop(h);
 		if (snprintf(cmd, sizeof(cmd),
-		             "rm -rf '%s/srv' '%s/data' '%s/grubenv' '%s/slotA' '%s/cmdline' "
-		             "'%s/agent.conf'",
-		             dir, dir, dir, dir, dir, dir) >= (int)sizeof(cmd) ||
+		             "rm -rf '%s/srv' '%s/data' '%s/idle-data' '%s/grubenv' '%s/slotA' "
+		             "'%s/cmdline' '%s/agent.conf'",
+		             dir, dir, dir, dir, dir, dir, dir) >= (int)sizeof(cmd) ||
 		    system(cmd) != 0)
 			fprintf(stderr, "bench_install: cleanup of %s failed\n", dir);
 	}

@@ -637,7 +637,7 @@ static void canned(const char *path, const char *fmt, ...)
 
 static upk_status cycle(struct upk_error *err)
 {
-	struct daemon_opts opts = {.once = 1, .no_reboot = 1};
+	struct daemon_opts opts = {.no_reboot = 1};
 	enum update_outcome o = UPDATE_IDLE;
 
 	return daemon_run(cfg, &opts, &o, err);
