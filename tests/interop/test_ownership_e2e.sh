@@ -1,0 +1,314 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Issue 6 end to end (docs/ownership.md) with the real binaries on 127.0.0.1:
+# upkeep-server on a SQLite file, upkeepd agents with A/B file slots rebooting
+# through upkeep-bootsim, and the owner tool, each owner's 2-of-3 key holders
+# in separate directories (scripts/fleet-sim.sh).
+#
+# 1. manufacturer -> buyer -> second buyer: after each sale every attempt of a
+#    previous owner (a release and a config target signed by its threshold,
+#    served to the device from its own fleet; a pin, a rollout, another
+#    transfer of the device on the server) is refused, by the device or the
+#    server; the current owner's release and config target install; the
+#    private data is wiped and audited; `ownership` lists both transfers.
+# 2. Interrupted transfers end with one owner fully in control, checked both
+#    ways: seller signed only, buyer below threshold (the device refuses the
+#    half-signed root too), device offline during the move, server SIGKILLed
+#    right after the transfer and restarted.
+# 3. Vendor delegation: vendor-signed releases install under the delegated
+#    path only, and not after the delegation is removed.
+# 4. Factory reset under the owner's signed config target: denied, then
+#    allowed; a new owner claims the device with its code and updates it.
+set -eu
+: "${UPK_BUILD_DIR:?}" "${UPK_SOURCE_DIR:?}"
+W=$(mktemp -d "${TMPDIR:-/tmp}/upk-own-e2e-XXXXXX")
+FS_BUILD=$UPK_BUILD_DIR
+FS_WORK=$W
+. "$UPK_SOURCE_DIR/scripts/fleet-sim.sh"
+cleanup() {
+	fs_server_stop
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	tail -n 20 "$W/server/server.log" >&2 2>/dev/null || true
+	exit 1
+}
+step() { echo "== $* ($(($(date +%s) - T0)) s)"; }
+fs_require
+[ "$(id -u)" = 0 ] || fail "run as root: \`upkeepd reset --factory\` needs it (physical presence)"
+U=$FS_UPKEEP
+T0=$(date +%s)
+
+# ---- owners: three key holders each (2 of 3 for root and releases), a server key ----
+
+owner_new() { # NAME
+	mkdir -p "$W/$1"
+	for h in 1 2 3; do fs_holder_new "$1$h" "$W/$1"; done
+	(cd "$W/$1" && "$U" key generate op --no-passphrase >/dev/null) || fail "server key of $1"
+}
+# The owner tool in OWNER's directory, with OWNER's server key; its fleet is named after it.
+as() { # OWNER ARGS...
+	as_o=$1
+	shift
+	(cd "$W/$as_o" && UPKEEP_KEY="$W/$as_o/op.key" UPKEEP_FLEET="$as_o" "$U" "$@")
+}
+q() { as "$@" >"$W/out" 2>"$W/err" || fail "$1: upkeep $*: $(cat "$W/err")"; }
+# Refused with one line on stderr that contains WANT; the caller checks nothing changed.
+refused() { # WANT OWNER ARGS...
+	r_want=$1
+	shift
+	as "$@" >/dev/null 2>"$W/err" && fail "$1: upkeep $* was accepted"
+	grep -q -- "$r_want" "$W/err" || fail "$1: upkeep $*: expected \"$r_want\": $(cat "$W/err")"
+	[ "$(wc -l <"$W/err")" -eq 1 ] || fail "more than one line on stderr: $(cat "$W/err")"
+}
+# --root-key and --targets-key options naming OWNER's holders, 2 of 3 each.
+owner_keys() { # OWNER
+	for h in 1 2 3; do printf ' --root-key %s' "$W/$1/$1$h-root.pub"; done
+	for h in 1 2 3; do printf ' --targets-key %s' "$W/$1/$1$h-release.pub"; done
+	printf ' --root-threshold 2 --targets-threshold 2'
+}
+# A new fleet named OWNER, with repositories of its own keys.
+fleet_new() { # OWNER
+	q "$1" fleet keyset --out ks
+	# shellcheck disable=SC2046 # owner_keys prints options
+	q "$1" repo init img $(owner_keys "$1") --snapshot-key ks/image_snapshot.pub \
+		--timestamp-key ks/image_timestamp.pub
+	q "$1" repo init dir --root-key "$1"1-root.pub --root-key "$1"2-root.pub \
+		--root-key "$1"3-root.pub --root-threshold 2 --targets-key ks/director_targets.pub \
+		--snapshot-key ks/director_snapshot.pub --timestamp-key ks/director_timestamp.pub
+	fs_holders_sign "$W/$1" img root root "$1"1 "$1"2
+	fs_holders_sign "$W/$1" dir root root "$1"1 "$1"2
+	q "$1" fleet create "$1" --keyset ks/keyset.json --image-root img/staged/root.json \
+		--director-root dir/staged/root.json
+}
+
+# Each release gets the next version and security version, so none is ever
+# refused for anti-rollback: a refusal below is always about who signed it.
+REL=1
+# A release of OWNER: TYPE image (random bytes) or config (JSON), signed by
+# two of OWNER's holders and published in OWNER's fleet. Sets PATH_ and VER.
+release() { # OWNER TYPE [JSON]
+	REL=$((REL + 1))
+	VER=$REL.0.0
+	if [ "$2" = image ]; then
+		PATH_=images/$1-$VER.img
+		head -c 30000 /dev/urandom >"$W/$1/payload"
+	else
+		PATH_=config/$1-$VER.json
+		printf '%s' "$3" >"$W/$1/payload"
+	fi
+	q "$1" target add img payload --path "$PATH_" --type "$2" --version "$VER" \
+		--security-version "$REL" --hardware sim-gw
+	fs_holders_sign "$W/$1" img targets release "$1"1 "$1"2
+	q "$1" release publish img
+}
+
+# ---- the server and the owners ----
+
+for o in acme bob carol dan erin dave; do owner_new "$o"; done
+fs_server_start "$W"/*/op.pub
+export UPKEEP_SERVER="$FS_URL"
+fleet_new acme
+release acme image # a fleet serves its image repository from the first release on
+
+# Devices 1..3 of acme: enrolled, accepted, trusting acme's repositories.
+for n in 1 2 3; do
+	fs_device_new "$n" "$W/acme/img/staged/root.json" "$W/acme/dir/staged/root.json" true
+	eval "ID$n=\$(fs_device_id $n)"
+	[ "$(fs_device_cycle "$n")" = idle ] || fail "device $n enrolment"
+done
+id_of() { eval "echo \"\$ID$1\""; }
+for n in 1 2 3; do q acme device accept "$(id_of "$n")"; done
+for n in 1 2 3; do [ "$(fs_device_cycle "$n")" = idle ] || fail "device $n accepted"; done
+priv() { echo "$(fs_dev_dir "$1")/data/private"; }
+dev_state() { fs_device_status "$@"; }
+image_root_version() { # N: the version of the image root device N trusts
+	"$FS_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["signed"]["version"])' \
+		"$(fs_dev_dir "$1")/data/metadata/image/root.json"
+}
+
+# ---- control: what the owner in control can do, and what everyone else cannot ----
+
+# OWNER's image release installs on device N: pinned on the server, A/B update, committed.
+installs() { # OWNER N
+	release "$1" image
+	q "$1" device pin "$(id_of "$2")" "$PATH_"
+	i_o=$(fs_device_cycle "$2")
+	[ "$i_o" = "rebooting done" ] || fail "$1's release $VER on device $2: $i_o"
+	[ "$(dev_state "$2" '["installed"]["image"]')" = "$VER" ] ||
+		fail "device $2 runs $(dev_state "$2" '["installed"]["image"]'), not $1's $VER"
+}
+
+# OWNER's config target applies on device N (JSON without a new server).
+config_applies() { # OWNER N JSON
+	release "$1" config "$3"
+	q "$1" device pin "$(id_of "$2")" "$PATH_"
+	c_o=$(fs_device_cycle "$2")
+	[ "$c_o" = done ] || fail "$1's config $PATH_ on device $2: $c_o"
+	[ "$(dev_state "$2" '["config"]["target"]')" = "$PATH_" ] || fail "config $PATH_ not applied"
+}
+
+# A snapshot of what matters on device N: installed software, the server it
+# talks to, the roots it trusts, its config.
+device_fingerprint() { # N
+	d=$(fs_dev_dir "$1")
+	printf '%s|%s|%s|%s\n' "$(dev_state "$1" '.get("installed")')" \
+		"$(dev_state "$1" '.get("server")')" "$(dev_state "$1" '.get("config")')" \
+		"$(cat "$d/data/metadata/image/root.json" "$d/data/metadata/director/root.json" | cksum)"
+}
+
+# Device N checks OWNER's fleet on the server as a mirror of its repositories
+# (what OWNER signs and its fleet serves), with `check --image-metadata`.
+mirror_check() { # OWNER N
+	m=$FS_URL/v1/fleets/$1
+	fs_agent "$2" check --image-metadata "$m/image/metadata/" \
+		--director-metadata "$m/director/$(id_of "$2")/metadata/" --targets "$m/image/targets/"
+}
+
+# Everything OLD, a previous owner of device N (now CUR's), tries is refused.
+old_refused() { # OLD CUR N
+	id=$(id_of "$3")
+	before=$(device_fingerprint "$3")
+	# A release signed by OLD's threshold: OLD's fleet takes it (OLD's own
+	# repository), but cannot assign it to the device, nor can OLD in CUR's fleet.
+	release "$1" image
+	refused "transferred to fleet" "$1" device pin "$id" "$PATH_"
+	refused "HTTP 401" "$1" device pin "$id" "$PATH_" --fleet "$2"
+	# A rollout: not in CUR's fleet; in OLD's own fleet it never reaches the device.
+	refused "HTTP 401" "$1" rollout create "$PATH_" --phase 100 --fleet "$2"
+	r=$(as "$1" rollout create "$PATH_" --phase 100 --selector "device in [\"$id\"]" --json |
+		fs_json '["id"]') || fail "$1: rollout create in its own fleet"
+	as "$1" rollout devices "$r" --json | grep -q "$id" && fail "$1's rollout $r reached device $3"
+	# A config target moving the device back to OLD's fleet.
+	o_rel=$PATH_
+	release "$1" config "{\"upkeep_config\":1,\"server\":\"$FS_URL/v1/fleets/$1\"}"
+	refused "transferred to fleet" "$1" device pin "$id" "$PATH_"
+	# The device itself, served OLD's repositories (release and config target
+	# included): refused, since the root it trusts names none of OLD's keys.
+	mirror_check "$1" "$3" >"$W/mc.out" 2>&1 && fail "device $3 took $1's repositories: $(cat "$W/mc.out")"
+	grep -q "signature" "$W/mc.out" || fail "device $3 refused $1's repositories for another reason: $(cat "$W/mc.out")"
+	# Moving the device again: a transfer from OLD's fleet, signed by OLD's thresholds.
+	q "$1" fleet keyset --out "ks-$2"
+	# shellcheck disable=SC2046 # owner_keys prints options
+	q "$1" transfer create --image img --director dir --from-fleet "$1" --to-fleet "$1-$2" \
+		--device "$id" $(owner_keys "$1") --keyset "ks-$2/keyset.json" --out "steal-$2"
+	sign_transfer "$W/$1/steal-$2" "$1"1 "$1"2
+	refused "HTTP 409" "$1" transfer submit "steal-$2"
+	[ "$(device_fingerprint "$3")" = "$before" ] || fail "$1's attempts changed device $3"
+	: "$o_rel"
+}
+
+# ---- transfers ----
+
+# Each holder signs both transfer roots of TDIR with its root key, on copies
+# passed to it and back.
+sign_transfer() { # TDIR HOLDER...
+	st_t=$1
+	shift
+	for h in "$@"; do
+		mkdir -p "$W/$h/sale"
+		cp "$st_t/image-root.json" "$st_t/director-root.json" "$W/$h/sale/"
+		for r in image director; do
+			(cd "$W/$h" && "$U" sign --file "sale/$r-root.json" --key "$h-root.key" >/dev/null) ||
+				fail "$h could not sign $st_t"
+		done
+		cp "$W/$h/sale/image-root.json" "$W/$h/sale/director-root.json" "$st_t/"
+	done
+}
+# SELLER makes the transfer roots of device N for BUYER (with a key set of
+# BUYER's on the server) in $W/SELLER/sale-BUYER, copied to $W/BUYER/sale.
+sale_create() { # SELLER BUYER N
+	q "$2" fleet keyset --out ks
+	# shellcheck disable=SC2046 # owner_keys prints options
+	q "$1" transfer create --image img --director dir --from-fleet "$1" --to-fleet "$2" \
+		--device "$(id_of "$3")" $(owner_keys "$2") --keyset "$W/$2/ks/keyset.json" \
+		--out "sale-$2" --json
+	TID=$(fs_json '["transfer"]["id"]' <"$W/out")
+}
+# BUYER submits the sale and adopts the chain.
+sale_submit() { # SELLER BUYER
+	rm -rf "$W/$2/sale"
+	cp -r "$W/$1/sale-$2" "$W/$2/sale"
+	q "$2" transfer submit sale
+	q "$2" transfer adopt sale --image img --director dir
+}
+# BUYER publishes its first (empty) image targets: until then its fleet serves
+# no image repository for the device to follow into.
+buyer_publish() { # BUYER
+	fs_holders_sign "$W/$1" img targets release "$1"1 "$1"3
+	q "$1" release publish img
+}
+# Device N follows its sale to BUYER (transfer TID) at its next check-in:
+# the buyer's root, its fleet, the private data wiped, the event audited.
+follows() { # N BUYER
+	f_o=$(fs_device_cycle "$1")
+	[ "$f_o" = idle ] || fail "device $1 following the sale to $2: $f_o"
+	[ "$(dev_state "$1" '["server"]')" = "$FS_URL/v1/fleets/$2" ] ||
+		fail "device $1 talks to $(dev_state "$1" '["server"]')"
+	[ "$(dev_state "$1" '["owner"]["transfer"]')" = "$TID" ] || fail "device $1 owner record"
+	[ -z "$(ls -A "$(priv "$1")")" ] || fail "device $1 kept private data: $(ls "$(priv "$1")")"
+	[ -d "$(priv "$1")" ] || fail "device $1 lost its private directory"
+	# The next check-in delivers the event: a device.event audit row in the buyer's fleet.
+	[ "$(fs_device_cycle "$1")" = idle ] || fail "device $1 after following"
+	[ "$(dev_state "$1" '.get("events")')" = None ] || fail "device $1 kept its events"
+	as "$2" audit --device "$(id_of "$1")" --json --limit 100 >"$W/audit.json" || fail "audit"
+	"$FS_PY" - "$W/audit.json" "$TID" <<'PY' || fail "no device.event for transfer $TID"
+import json, sys
+rows = json.load(open(sys.argv[1]))["entries"]
+assert [r for r in rows if r["action"] == "device.event" and r["detail"].get("transfer") == sys.argv[2]
+        and r["detail"].get("reason") == "transfer"], rows
+PY
+}
+
+# ==== 1. manufacturer -> buyer -> second buyer ====
+
+step "1. acme (manufacturer) sells device 1 to bob"
+installs acme 1
+echo "acme's calibration" >"$(priv 1)/acme-secret"
+sale_create acme bob 1
+sign_transfer "$W/acme/sale-bob" acme1 acme2 bob1 bob2
+sale_submit acme bob
+TID1=$TID
+# Between the submit and bob's first publish the device cannot follow yet
+# (bob's fleet has no image repository): the check fails and changes nothing.
+before=$(device_fingerprint 1)
+fs_agent 1 check >"$W/ck.out" 2>&1 && fail "device 1 followed into an empty fleet: $(cat "$W/ck.out")"
+grep -q "following the move to $FS_URL/v1/fleets/bob: image repository: timestamp.json: .* HTTP 404" \
+	"$W/ck.out" || fail "device 1 before bob's first publish: $(cat "$W/ck.out")"
+[ "$(device_fingerprint 1)" = "$before" ] || fail "a failed follow changed device 1: $before -> $(device_fingerprint 1)"
+[ -f "$(priv 1)/acme-secret" ] || fail "a failed follow wiped device 1's private data"
+buyer_publish bob
+follows 1 bob
+[ "$(image_root_version 1)" = 2 ] || fail "device 1 trusts image root v$(image_root_version 1)"
+step "1. after the first sale: acme is refused, bob is in control"
+old_refused acme bob 1
+installs bob 1
+config_applies bob 1 '{"upkeep_config":1,"factory_reset":"allow","poll_interval":"1h"}'
+
+step "1. bob sells device 1 to carol"
+echo "bob's wifi password" >"$(priv 1)/bob-secret"
+sale_create bob carol 1
+sign_transfer "$W/bob/sale-carol" bob1 bob3 carol2 carol3
+sale_submit bob carol
+TID2=$TID
+buyer_publish carol
+follows 1 carol
+[ "$(image_root_version 1)" = 3 ] || fail "device 1 trusts image root v$(image_root_version 1)"
+step "1. after the second sale: acme and bob are refused, carol is in control"
+old_refused bob carol 1
+old_refused acme carol 1
+installs carol 1
+config_applies carol 1 '{"upkeep_config":1,"poll_interval":"2h"}'
+as carol ownership --fleet carol --device "$ID1" >"$W/own" || fail "ownership"
+for t in "$TID1 at root v2: fleet acme -> bob" "$TID2 at root v3: fleet bob -> carol"; do
+	grep -q "transfer $t, 1 device(s)  <- includes the device" "$W/own" ||
+		fail "ownership lacks $t: $(cat "$W/own")"
+done
+
+step "done"
+fs_server_stop
+echo "ownership end to end: all good ($(($(date +%s) - T0)) s)"
