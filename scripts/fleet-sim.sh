@@ -45,16 +45,20 @@ fs_bucket() { # SALT DEVICE_ID
 
 # ---- the server ----
 
-# Start upkeep-server on a free loopback port; those who may create fleets
+# Start upkeep-server on a free loopback port (after fs_server_kill: on the
+# port it had, with its database); those who may create fleets
 # are given by their public key files. The maintenance pass runs every
 # second so that short soak times end promptly.
 fs_server_start() { # CREATOR_PUB...
 	mkdir -p "$FS_WORK/server"
 	fs_creators=
 	for fs_c in "$@"; do fs_creators="$fs_creators --creator $fs_c"; done
+	fs_p=${FS_URL##*:}
+	[ ! -f "$FS_WORK/server/server.log" ] ||
+		cat "$FS_WORK/server/server.log" >>"$FS_WORK/server/server.log.old"
 	# shellcheck disable=SC2086
 	"$FS_SERVER_BIN" --database "$FS_WORK/server/upkeep.db" --data-dir "$FS_WORK/server/data" \
-		--port 0 --threads 2 --maintenance-interval 1 $fs_creators \
+		--port "${fs_p:-0}" --threads 2 --maintenance-interval 1 $fs_creators \
 		2>"$FS_WORK/server/server.log" &
 	FS_SERVER_PID=$!
 	fs_port=
@@ -66,6 +70,13 @@ fs_server_start() { # CREATOR_PUB...
 	done
 	[ -n "$fs_port" ] || fs_die "upkeep-server did not start: $(tail -n 3 "$FS_WORK/server/server.log")"
 	FS_URL="http://127.0.0.1:$fs_port"
+}
+
+# SIGKILL (a crash or power cut of the server) and wait; FS_URL stays, for a restart.
+fs_server_kill() {
+	kill -KILL "$FS_SERVER_PID" 2>/dev/null || true
+	wait "$FS_SERVER_PID" 2>/dev/null || true
+	FS_SERVER_PID=
 }
 
 # SIGTERM and wait (graceful shutdown); safe to call twice.

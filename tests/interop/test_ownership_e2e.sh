@@ -34,7 +34,7 @@ trap 'exit 1' INT TERM
 
 fail() {
 	echo "FAIL: $*" >&2
-	tail -n 20 "$W/server/server.log" >&2 2>/dev/null || true
+	grep -v "GET\|checkin\|enrol" "$W/server/server.log" | tail -n 12 >&2 2>/dev/null || true
 	exit 1
 }
 step() { echo "== $* ($(($(date +%s) - T0)) s)"; }
@@ -118,9 +118,9 @@ release acme image # a fleet serves its image repository from the first release 
 # Devices 1..3 of acme: enrolled, accepted, trusting acme's repositories.
 for n in 1 2 3; do
 	fs_device_new "$n" "$W/acme/img/staged/root.json" "$W/acme/dir/staged/root.json" true
-	eval "ID$n=\$(fs_device_id $n)"
 	[ "$(fs_device_cycle "$n")" = idle ] || fail "device $n enrolment"
 done
+ID1=$(fs_device_id 1) ID2=$(fs_device_id 2) ID3=$(fs_device_id 3)
 id_of() { eval "echo \"\$ID$1\""; }
 for n in 1 2 3; do q acme device accept "$(id_of "$n")"; done
 for n in 1 2 3; do [ "$(fs_device_cycle "$n")" = idle ] || fail "device $n accepted"; done
@@ -148,7 +148,7 @@ config_applies() { # OWNER N JSON
 	release "$1" config "$3"
 	q "$1" device pin "$(id_of "$2")" "$PATH_"
 	c_o=$(fs_device_cycle "$2")
-	[ "$c_o" = done ] || fail "$1's config $PATH_ on device $2: $c_o"
+	[ "$c_o" = "done" ] || fail "$1's config $PATH_ on device $2: $c_o"
 	[ "$(dev_state "$2" '["config"]["target"]')" = "$PATH_" ] || fail "config $PATH_ not applied"
 }
 
@@ -161,12 +161,13 @@ device_fingerprint() { # N
 		"$(cat "$d/data/metadata/image/root.json" "$d/data/metadata/director/root.json" | cksum)"
 }
 
-# Device N checks OWNER's fleet on the server as a mirror of its repositories
-# (what OWNER signs and its fleet serves), with `check --image-metadata`.
-mirror_check() { # OWNER N
-	m=$FS_URL/v1/fleets/$1
-	fs_agent "$2" check --image-metadata "$m/image/metadata/" \
-		--director-metadata "$m/director/$(id_of "$2")/metadata/" --targets "$m/image/targets/"
+# Device N is served OWNER's image repository (what OWNER signs, with its
+# fleet's online keys) from OWNER's fleet on the server as a mirror, beside
+# the director of fleet DIRECTOR (`check --image-metadata`, no enrolment).
+mirror_check() { # OWNER N DIRECTOR
+	m=$FS_URL/v1/fleets
+	fs_agent "$2" check --image-metadata "$m/$1/image/metadata/" \
+		--director-metadata "$m/$3/director/$(id_of "$2")/metadata/" --targets "$m/$1/image/targets/"
 }
 
 # Everything OLD, a previous owner of device N (now CUR's), tries is refused.
@@ -184,13 +185,14 @@ old_refused() { # OLD CUR N
 		fs_json '["id"]') || fail "$1: rollout create in its own fleet"
 	as "$1" rollout devices "$r" --json | grep -q "$id" && fail "$1's rollout $r reached device $3"
 	# A config target moving the device back to OLD's fleet.
-	o_rel=$PATH_
 	release "$1" config "{\"upkeep_config\":1,\"server\":\"$FS_URL/v1/fleets/$1\"}"
 	refused "transferred to fleet" "$1" device pin "$id" "$PATH_"
 	# The device itself, served OLD's repositories (release and config target
 	# included): refused, since the root it trusts names none of OLD's keys.
-	mirror_check "$1" "$3" >"$W/mc.out" 2>&1 && fail "device $3 took $1's repositories: $(cat "$W/mc.out")"
-	grep -q "signature" "$W/mc.out" || fail "device $3 refused $1's repositories for another reason: $(cat "$W/mc.out")"
+	mirror_check "$1" "$3" "$2" >"$W/mc.out" 2>&1 &&
+		fail "device $3 took $1's repository: $(cat "$W/mc.out")"
+	grep -q "image repository: timestamp.json: .*signature threshold 1 not met: 0 valid" \
+		"$W/mc.out" || fail "device $3 refused $1's repository for another reason: $(cat "$W/mc.out")"
 	# Moving the device again: a transfer from OLD's fleet, signed by OLD's thresholds.
 	q "$1" fleet keyset --out "ks-$2"
 	# shellcheck disable=SC2046 # owner_keys prints options
@@ -199,7 +201,6 @@ old_refused() { # OLD CUR N
 	sign_transfer "$W/$1/steal-$2" "$1"1 "$1"2
 	refused "HTTP 409" "$1" transfer submit "steal-$2"
 	[ "$(device_fingerprint "$3")" = "$before" ] || fail "$1's attempts changed device $3"
-	: "$o_rel"
 }
 
 # ---- transfers ----
@@ -289,6 +290,42 @@ old_refused acme bob 1
 installs bob 1
 config_applies bob 1 '{"upkeep_config":1,"factory_reset":"allow","poll_interval":"1h"}'
 
+# ==== 3. vendor delegation ====
+
+step "3. bob delegates vendor/sim-gw/* to acme's release keys, 2 of 3"
+q bob delegate add img acme --key "$W/acme/acme1-release.pub" --key "$W/acme/acme2-release.pub" \
+	--key "$W/acme/acme3-release.pub" --threshold 2 --path 'vendor/sim-gw/*'
+# The vendor's release, in the delegated role: signed by two of acme's holders.
+vendor_release() { # PATH
+	REL=$((REL + 1))
+	VER=$REL.0.0
+	PATH_=$1
+	head -c 30000 /dev/urandom >"$W/bob/payload"
+	q bob target add img payload --path "$PATH_" --role acme --type image --version "$VER" \
+		--security-version "$REL" --hardware sim-gw
+}
+vendor_release "vendor/sim-gw/fw-$((REL + 1)).img"
+fs_holders_sign "$W/bob" img acme release acme1 acme3
+fs_holders_sign "$W/bob" img targets release bob1 bob2
+q bob release publish img
+q bob device pin "$ID1" "$PATH_"
+[ "$(fs_device_cycle 1)" = "rebooting done" ] || fail "the vendor release did not install"
+[ "$(dev_state 1 '["installed"]["image"]')" = "$VER" ] || fail "device 1 does not run vendor $VER"
+VENDOR_PATH=$PATH_
+# Outside the delegated path: refused.
+refused "is outside the paths targets delegates to acme" bob target add img payload --path images/acme-extra.img --role acme \
+	--type image --version 99.0.0 --hardware sim-gw
+# bob removes the delegation: the vendor's next release has no role to go in,
+# and its earlier one is no longer in bob's repository for the device.
+q bob delegate remove img acme
+fs_holders_sign "$W/bob" img targets release bob1 bob2
+q bob release publish img
+refused "no staged role delegates to \"acme\"" bob target add img payload --path "vendor/sim-gw/fw-99.img" --role acme \
+	--type image --version 99.0.0 --hardware sim-gw
+q bob device unpin "$ID1" image
+installs bob 1
+refused "not listed by the image repository" bob device pin "$ID1" "$VENDOR_PATH"
+
 step "1. bob sells device 1 to carol"
 echo "bob's wifi password" >"$(priv 1)/bob-secret"
 sale_create bob carol 1
@@ -308,6 +345,141 @@ for t in "$TID1 at root v2: fleet acme -> bob" "$TID2 at root v3: fleet bob -> c
 	grep -q "transfer $t, 1 device(s)  <- includes the device" "$W/own" ||
 		fail "ownership lacks $t: $(cat "$W/own")"
 done
+
+# ==== 4. factory reset under the owner's signed config target ====
+
+step "4. carol's config denies the factory reset"
+config_applies carol 1 '{"upkeep_config":1,"factory_reset":"deny"}'
+echo "carol's keys" >"$(priv 1)/carol-secret"
+before=$(device_fingerprint 1)
+fs_agent 1 reset --factory >"$W/out" 2>"$W/err" && fail "a denied reset ran: $(cat "$W/out")"
+grep -q "factory_reset = deny" "$W/err" || fail "denied reset: $(cat "$W/err")"
+[ -f "$(priv 1)/carol-secret" ] || fail "a denied reset wiped the private data"
+[ "$(device_fingerprint 1)" = "$before" ] || fail "a denied reset changed device 1"
+step "4. carol's config allows it: reset, then dave claims device 1 with the code"
+config_applies carol 1 '{"upkeep_config":1,"factory_reset":"allow"}'
+fs_agent 1 reset --factory --json >"$W/reset.json" 2>"$W/err" || fail "reset: $(cat "$W/err")"
+CODE=$(fs_json '["claim_code"]' <"$W/reset.json")
+[ -z "$(ls -A "$(priv 1)")" ] || fail "the reset kept private data: $(ls "$(priv 1)")"
+[ "$(dev_state 1 '["claim"]["status"]')" = unclaimed ] || fail "device 1 is not unclaimed"
+fleet_new dave
+release dave image
+# The roots exactly as dave's fleet serves them (director roots: under any device's path).
+curl -sf "$FS_URL/v1/fleets/dave/image/metadata/1.root.json" >"$W/dave/image-1.root.json" ||
+	fail "fetching dave's image root"
+curl -sf "$FS_URL/v1/fleets/dave/director/$(printf '%064d' 0)/metadata/1.root.json" \
+	>"$W/dave/director-1.root.json" || fail "fetching dave's director root"
+q dave device claim "$ID1" --code "$CODE" --image-root image-1.root.json \
+	--director-root director-1.root.json
+[ "$(fs_device_cycle 1)" = idle ] || fail "device 1 taking dave's claim"
+[ "$(dev_state 1 '["claim"]["status"]')" = claimed ] || fail "device 1 is not claimed"
+[ "$(dev_state 1 '["server"]')" = "$FS_URL/v1/fleets/dave" ] || fail "device 1 is not in dave's fleet"
+installs dave 1
+# carol's repository no longer verifies on it.
+mirror_check carol 1 dave >"$W/mc.out" 2>&1 && fail "device 1 took carol's repository after the claim"
+grep -q "signature threshold" "$W/mc.out" || fail "carol's repository after the claim: $(cat "$W/mc.out")"
+
+# ==== 2. interrupted transfers ====
+
+# Device N of SELLER is fully SELLER's while BUYER's transfer is unfinished:
+# SELLER's release installs; BUYER has no fleet to act in; the device refuses
+# the half-signed transfer root (given to it in a bundle) and keeps trusting SELLER.
+seller_in_control() { # SELLER BUYER N
+	[ "$(as "$1" device show "$(id_of "$3")" --json | fs_json '["status"]')" = accepted ] ||
+		fail "device $3 is no longer accepted in $1's fleet"
+	refused "HTTP 404: fleet not found" "$2" device list --fleet "$2"
+	refused "HTTP 404: fleet not found" "$2" device pin "$(id_of "$3")" images/x.img --fleet "$2"
+	installs "$1" "$3"
+	before=$(device_fingerprint "$3")
+	"$FS_PY" - "$W/half.bundle" "$FS_URL/v1/fleets/$1" "$(id_of "$3")" \
+		"$W/$2/sale/image-root.json" <<'PY' || fail "making the bundle"
+import io, json, sys, tarfile, urllib.error, urllib.request
+out, fleet, dev, half = sys.argv[1:]
+def get(u):
+    try:
+        return urllib.request.urlopen(u).read()
+    except urllib.error.HTTPError:
+        return None
+files = {}
+for base, pre in ((fleet + "/image/metadata/", "image/metadata/"),
+                  (fleet + "/director/" + dev + "/metadata/", "director/metadata/")):
+    n = 1
+    while (b := get(base + "%d.root.json" % n)) is not None:
+        files[pre + "%d.root.json" % n] = b
+        n += 1
+    files[pre + "timestamp.json"] = ts = get(base + "timestamp.json")
+    v = json.loads(ts)["signed"]["meta"]["snapshot.json"]["version"]
+    files[pre + "%d.snapshot.json" % v] = snap = get(base + "%d.snapshot.json" % v)
+    for role, m in json.loads(snap)["signed"]["meta"].items():
+        files[pre + "%d.%s" % (m["version"], role)] = get(base + "%d.%s" % (m["version"], role))
+files["image/metadata/2.root.json"] = open(half, "rb").read()
+with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+    for name, data in files.items():
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+PY
+	fs_agent "$3" install "$W/half.bundle" >"$W/out" 2>&1 && fail "device $3 took a half-signed transfer root"
+	grep -q "2.root.json: not signed by its own root keys" "$W/out" ||
+		fail "the half-signed root: $(cat "$W/out")"
+	[ "$(device_fingerprint "$3")" = "$before" ] || fail "a half-signed transfer root changed device $3"
+	[ "$(image_root_version "$3")" = 1 ] || fail "device $3 trusts image root v$(image_root_version "$3")"
+}
+
+step "2a. acme sells device 2 to dan: only acme's holders sign"
+echo "acme's data on device 2" >"$(priv 2)/acme-secret"
+sale_create acme dan 2
+sign_transfer "$W/acme/sale-dan" acme1 acme3
+rm -rf "$W/dan/sale"
+cp -r "$W/acme/sale-dan" "$W/dan/sale"
+refused "submit refused: image root v2 has 2 of 2 signatures of the old root keys and 0 of 2" \
+	dan transfer submit sale
+seller_in_control acme dan 2
+step "2b. dan's holders sign below their threshold"
+sign_transfer "$W/acme/sale-dan" dan1
+rm -rf "$W/dan/sale"
+cp -r "$W/acme/sale-dan" "$W/dan/sale"
+refused "2 of 2 signatures of the old root keys and 1 of 2" dan transfer submit sale
+seller_in_control acme dan 2
+
+step "2c. device 2 is offline during the move"
+sign_transfer "$W/acme/sale-dan" dan3
+sale_submit acme dan
+buyer_publish dan
+before=$(device_fingerprint 2)
+# The server moved it: acme is refused, dan's pin is taken...
+[ "$(as acme device show "$ID2" --json | fs_json '["status"]')" = transferred ] || fail "acme's view"
+refused "transferred to fleet dan" acme device pin "$ID2" "images/acme-2.0.0.img"
+release dan image
+q dan device pin "$ID2" "$PATH_"
+# ...but the device, offline, has not seen the sale: it still runs and
+# trusts what it did, and dan's release is not on it.
+[ "$(device_fingerprint 2)" = "$before" ] || fail "device 2 changed while offline"
+[ -f "$(priv 2)/acme-secret" ] || fail "device 2 lost its data while offline"
+# Its next check-in: it follows, wipes, and installs dan's pinned release.
+o=$(fs_device_cycle 2)
+[ "$o" = "rebooting done" ] || fail "device 2 back online: $o"
+[ "$(dev_state 2 '["installed"]["image"]')" = "$VER" ] || fail "device 2 does not run dan's $VER"
+[ "$(dev_state 2 '["owner"]["transfer"]')" = "$TID" ] || fail "device 2 owner record"
+[ -z "$(ls -A "$(priv 2)")" ] || fail "device 2 kept acme's data"
+[ "$(image_root_version 2)" = 2 ] || fail "device 2 trusts image root v$(image_root_version 2)"
+old_refused acme dan 2
+
+step "2d. the server is killed (SIGKILL) right after device 3's transfer"
+sale_create acme erin 3
+sign_transfer "$W/acme/sale-erin" acme2 acme3 erin1 erin2
+rm -rf "$W/erin/sale"
+cp -r "$W/acme/sale-erin" "$W/erin/sale"
+q erin transfer submit sale
+fs_server_kill
+fs_server_start "$W"/*/op.pub
+[ "$(as erin device show "$ID3" --json | fs_json '["status"]')" = accepted ] || fail "transfer lost"
+[ "$(as acme device show "$ID3" --json | fs_json '["status"]')" = transferred ] || fail "acme's view"
+q erin transfer adopt sale --image img --director dir
+buyer_publish erin
+follows 3 erin
+installs erin 3
+old_refused acme erin 3
 
 step "done"
 fs_server_stop
