@@ -43,6 +43,21 @@ fs_bucket() { # SALT DEVICE_ID
 	"$FS_PY" -c 'import hashlib,sys; d=hashlib.sha256(sys.argv[1].encode()+b"\0"+sys.argv[2].encode()).digest(); print(int.from_bytes(d[:8],"big") % 10000)' "$1" "$2"
 }
 
+# ---- tests ----
+
+# For a test under `set -e`: at exit the server is stopped and FS_WORK
+# removed; `fail MESSAGE` prints it and the end of the server log, exit 1.
+fs_test_setup() {
+	trap 'fs_server_stop; rm -rf "$FS_WORK"' EXIT
+	trap 'exit 1' INT TERM
+	# shellcheck disable=SC2317 # called by the test
+	fail() {
+		echo "FAIL: $*" >&2
+		tail -n 20 "$FS_WORK/server/server.log" >&2 2>/dev/null || true
+		exit 1
+	}
+}
+
 # ---- the server ----
 
 # Start upkeep-server on a free loopback port (after fs_server_kill: on the

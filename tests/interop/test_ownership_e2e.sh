@@ -25,18 +25,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/upk-own-e2e-XXXXXX")
 FS_BUILD=$UPK_BUILD_DIR
 FS_WORK=$W
 . "$UPK_SOURCE_DIR/scripts/fleet-sim.sh"
-cleanup() {
-	fs_server_stop
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	grep -v "GET\|checkin\|enrol" "$W/server/server.log" | tail -n 12 >&2 2>/dev/null || true
-	exit 1
-}
+fs_test_setup
 step() { echo "== $* ($(($(date +%s) - T0)) s)"; }
 fs_require
 [ "$(id -u)" = 0 ] || fail "run as root: \`upkeepd reset --factory\` needs it (physical presence)"
