@@ -69,8 +69,9 @@ fs_server_start() { # CREATOR_PUB...
 	fs_creators=
 	for fs_c in "$@"; do fs_creators="$fs_creators --creator $fs_c"; done
 	fs_p=${FS_URL##*:}
+	# Out of the way first, so that the wait below cannot read an earlier "ready".
 	[ ! -f "$FS_WORK/server/server.log" ] ||
-		cat "$FS_WORK/server/server.log" >>"$FS_WORK/server/server.log.old"
+		mv "$FS_WORK/server/server.log" "$FS_WORK/server/server.log.prev"
 	# shellcheck disable=SC2086
 	"$FS_SERVER_BIN" --database "$FS_WORK/server/upkeep.db" --data-dir "$FS_WORK/server/data" \
 		--port "${fs_p:-0}" --threads 2 --maintenance-interval 1 $fs_creators \
@@ -78,7 +79,7 @@ fs_server_start() { # CREATOR_PUB...
 	FS_SERVER_PID=$!
 	fs_port=
 	for _ in $(seq 1 250); do
-		fs_port=$(sed -n 's/.*ready on port \([0-9]*\).*/\1/p' "$FS_WORK/server/server.log")
+		fs_port=$(sed -n 's/.*ready on port \([0-9]*\).*/\1/p' "$FS_WORK/server/server.log" 2>/dev/null)
 		[ -n "$fs_port" ] && break
 		kill -0 "$FS_SERVER_PID" 2>/dev/null || break
 		sleep 0.02

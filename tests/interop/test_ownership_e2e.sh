@@ -188,7 +188,8 @@ old_refused() { # OLD CUR N
 	q "$1" transfer create --image img --director dir --from-fleet "$1" --to-fleet "$1-$2" \
 		--device "$id" $(owner_keys "$1") --keyset "ks-$2/keyset.json" --out "steal-$2"
 	sign_transfer "$W/$1/steal-$2" "$1"1 "$1"2
-	refused "HTTP 409" "$1" transfer submit "steal-$2"
+	refused "HTTP 409: transfer refused: device $id was already transferred from fleet" "$1" \
+		transfer submit "steal-$2"
 	[ "$(device_fingerprint "$3")" = "$before" ] || fail "$1's attempts changed device $3"
 }
 
