@@ -11,14 +11,20 @@
 #    transfer of the device on the server) is refused, by the device or the
 #    server; the current owner's release and config target install; the
 #    private data is wiped and audited; `ownership` lists both transfers.
+#    Until the buyer's first publish the device cannot follow, and a failed
+#    follow changes nothing on it.
 # 2. Interrupted transfers end with one owner fully in control, checked both
 #    ways: seller signed only, buyer below threshold (the device refuses the
-#    half-signed root too), device offline during the move, server SIGKILLed
-#    right after the transfer and restarted.
-# 3. Vendor delegation: vendor-signed releases install under the delegated
-#    path only, and not after the delegation is removed.
-# 4. Factory reset under the owner's signed config target: denied, then
-#    allowed; a new owner claims the device with its code and updates it.
+#    half-signed root too), device offline during the move (the server
+#    refuses the seller and takes the buyer's pin at once; the device trusts
+#    the seller's roots until it checks in, then follows and installs the
+#    buyer's release), server SIGKILLed right after the transfer and restarted.
+# 3. Vendor delegation (while bob owns device 1): a vendor-signed release
+#    installs under the delegated path; outside it the tool refuses; after
+#    the removal the vendor has no role and the server refuses its release.
+# 4. Factory reset (after the second sale) under the owner's signed config
+#    target: denied, then allowed; a new owner claims the device with its
+#    code and updates it.
 set -eu
 : "${UPK_BUILD_DIR:?}" "${UPK_SOURCE_DIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/upk-own-e2e-XXXXXX")
@@ -127,7 +133,8 @@ installs() { # OWNER N
 	release "$1" image
 	q "$1" device pin "$(id_of "$2")" "$PATH_"
 	i_o=$(fs_device_cycle "$2")
-	[ "$i_o" = "rebooting done" ] || fail "$1's release $VER on device $2: $i_o"
+	[ "$i_o" = "rebooting done" ] ||
+		fail "$1's release $VER on device $2: $i_o: $(dev_state "$2" '["last"]["reason"]')"
 	[ "$(dev_state "$2" '["installed"]["image"]')" = "$VER" ] ||
 		fail "device $2 runs $(dev_state "$2" '["installed"]["image"]'), not $1's $VER"
 }
@@ -137,7 +144,8 @@ config_applies() { # OWNER N JSON
 	release "$1" config "$3"
 	q "$1" device pin "$(id_of "$2")" "$PATH_"
 	c_o=$(fs_device_cycle "$2")
-	[ "$c_o" = "done" ] || fail "$1's config $PATH_ on device $2: $c_o"
+	[ "$c_o" = "done" ] ||
+		fail "$1's config $PATH_ on device $2: $c_o: $(dev_state "$2" '["last"]["reason"]')"
 	[ "$(dev_state "$2" '["config"]["target"]')" = "$PATH_" ] || fail "config $PATH_ not applied"
 }
 
@@ -270,7 +278,7 @@ before=$(device_fingerprint 1)
 fs_agent 1 check >"$W/ck.out" 2>&1 && fail "device 1 followed into an empty fleet: $(cat "$W/ck.out")"
 grep -q "following the move to $FS_URL/v1/fleets/bob: image repository: timestamp.json: .* HTTP 404" \
 	"$W/ck.out" || fail "device 1 before bob's first publish: $(cat "$W/ck.out")"
-[ "$(device_fingerprint 1)" = "$before" ] || fail "a failed follow changed device 1: $before -> $(device_fingerprint 1)"
+[ "$(device_fingerprint 1)" = "$before" ] || fail "a failed follow changed device 1"
 [ -f "$(priv 1)/acme-secret" ] || fail "a failed follow wiped device 1's private data"
 buyer_publish bob
 follows 1 bob
@@ -286,32 +294,28 @@ step "3. bob delegates vendor/sim-gw/* to acme's release keys, 2 of 3"
 q bob delegate add img acme --key "$W/acme/acme1-release.pub" --key "$W/acme/acme2-release.pub" \
 	--key "$W/acme/acme3-release.pub" --threshold 2 --path 'vendor/sim-gw/*'
 # The vendor's release, in the delegated role: signed by two of acme's holders.
-vendor_release() { # PATH
-	REL=$((REL + 1))
-	VER=$REL.0.0
-	PATH_=$1
-	head -c 30000 /dev/urandom >"$W/bob/payload"
-	q bob target add img payload --path "$PATH_" --role acme --type image --version "$VER" \
-		--security-version "$REL" --hardware sim-gw
-}
-vendor_release "vendor/sim-gw/fw-$((REL + 1)).img"
+REL=$((REL + 1))
+VER=$REL.0.0
+VENDOR_PATH=vendor/sim-gw/fw-$VER.img
+head -c 30000 /dev/urandom >"$W/bob/payload"
+q bob target add img payload --path "$VENDOR_PATH" --role acme --type image --version "$VER" \
+	--security-version "$REL" --hardware sim-gw
 fs_holders_sign "$W/bob" img acme release acme1 acme3
 fs_holders_sign "$W/bob" img targets release bob1 bob2
 q bob release publish img
-q bob device pin "$ID1" "$PATH_"
+q bob device pin "$ID1" "$VENDOR_PATH"
 [ "$(fs_device_cycle 1)" = "rebooting done" ] || fail "the vendor release did not install"
 [ "$(dev_state 1 '["installed"]["image"]')" = "$VER" ] || fail "device 1 does not run vendor $VER"
-VENDOR_PATH=$PATH_
 # Outside the delegated path: refused.
-refused "is outside the paths targets delegates to acme" bob target add img payload --path images/acme-extra.img --role acme \
-	--type image --version 99.0.0 --hardware sim-gw
+refused "is outside the paths targets delegates to acme" bob target add img payload \
+	--path images/acme-extra.img --role acme --type image --version 99.0.0 --hardware sim-gw
 # bob removes the delegation: the vendor's next release has no role to go in,
 # and its earlier one is no longer in bob's repository for the device.
 q bob delegate remove img acme
 fs_holders_sign "$W/bob" img targets release bob1 bob2
 q bob release publish img
-refused "no staged role delegates to \"acme\"" bob target add img payload --path "vendor/sim-gw/fw-99.img" --role acme \
-	--type image --version 99.0.0 --hardware sim-gw
+refused "no staged role delegates to \"acme\"" bob target add img payload \
+	--path vendor/sim-gw/fw-99.img --role acme --type image --version 99.0.0 --hardware sim-gw
 q bob device unpin "$ID1" image
 installs bob 1
 refused "not listed by the image repository" bob device pin "$ID1" "$VENDOR_PATH"
