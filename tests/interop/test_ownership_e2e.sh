@@ -150,12 +150,12 @@ config_applies() { # OWNER N JSON
 }
 
 # A snapshot of what matters on device N: installed software, the server it
-# talks to, the roots it trusts, its config.
+# talks to, its config, its ownership records, the roots it trusts.
 device_fingerprint() { # N
-	d=$(fs_dev_dir "$1")
-	printf '%s|%s|%s|%s\n' "$(dev_state "$1" '.get("installed")')" \
-		"$(dev_state "$1" '.get("server")')" "$(dev_state "$1" '.get("config")')" \
-		"$(cat "$d/data/metadata/image/root.json" "$d/data/metadata/director/root.json" | cksum)"
+	fs_agent "$1" status --json | "$FS_PY" -c 'import json, sys; s = json.load(sys.stdin)
+print([s.get(k) for k in ("installed", "server", "config", "owner", "transfer_pending")])'
+	cat "$(fs_dev_dir "$1")/data/metadata/image/root.json" \
+		"$(fs_dev_dir "$1")/data/metadata/director/root.json" | cksum
 }
 
 # Device N is served OWNER's image repository (what OWNER signs, with its
