@@ -209,7 +209,8 @@ static void init_update_ctx(struct cycle *c, struct update_ctx *uc, int no_reboo
 /*
  * The old fleet answered "transferred": check in at moved_to on the same
  * origin, and walk both root chains from what that fleet serves (this is
- * where the transfer roots are checked). Only when all of that worked is the
+ * where the transfer roots are checked), first in a scratch store so that a
+ * failure trusts nothing. Only when all of that worked is the
  * new fleet URL recorded (state "server") and used; otherwise the device
  * stays where it was and the cycle fails. *resp becomes the new answer.
  */
@@ -246,7 +247,15 @@ static upk_status follow_move(struct cycle *c, int no_reboot, json_t **resp,
 		struct update_source src = source_of(c, &u);
 
 		init_update_ctx(c, &uc, no_reboot);
-		ret = update_refresh(&uc, &src, err);
+		/*
+		 * Both repositories must verify before either is trusted: a refresh
+		 * that moved the director chain to the buyer's root and then failed
+		 * on the image one (the buyer has not published yet) would leave the
+		 * device trusting half of each owner.
+		 */
+		ret = update_probe(&uc, &src, err);
+		if (ret == UPK_OK)
+			ret = update_refresh(&uc, &src, err);
 	}
 	if (ret == UPK_OK)
 		ret = journal_set(c->j, "server", json_string(url), err);

@@ -43,29 +43,56 @@ fs_bucket() { # SALT DEVICE_ID
 	"$FS_PY" -c 'import hashlib,sys; d=hashlib.sha256(sys.argv[1].encode()+b"\0"+sys.argv[2].encode()).digest(); print(int.from_bytes(d[:8],"big") % 10000)' "$1" "$2"
 }
 
+# ---- tests ----
+
+# For a test under `set -e`: at exit the server is stopped and FS_WORK
+# removed; `fail MESSAGE` prints it and the end of the server log, exit 1.
+fs_test_setup() {
+	trap 'fs_server_stop; rm -rf "$FS_WORK"' EXIT
+	trap 'exit 1' INT TERM
+	# shellcheck disable=SC2317 # called by the test
+	fail() {
+		echo "FAIL: $*" >&2
+		tail -n 20 "$FS_WORK/server/server.log" >&2 2>/dev/null || true
+		exit 1
+	}
+}
+
 # ---- the server ----
 
-# Start upkeep-server on a free loopback port; those who may create fleets
+# Start upkeep-server on a free loopback port (after fs_server_kill: on the
+# port it had, with its database); those who may create fleets
 # are given by their public key files. The maintenance pass runs every
 # second so that short soak times end promptly.
 fs_server_start() { # CREATOR_PUB...
 	mkdir -p "$FS_WORK/server"
 	fs_creators=
 	for fs_c in "$@"; do fs_creators="$fs_creators --creator $fs_c"; done
+	fs_p=${FS_URL##*:}
+	# Out of the way first, so that the wait below cannot read an earlier "ready".
+	[ ! -f "$FS_WORK/server/server.log" ] ||
+		mv "$FS_WORK/server/server.log" "$FS_WORK/server/server.log.prev"
 	# shellcheck disable=SC2086
 	"$FS_SERVER_BIN" --database "$FS_WORK/server/upkeep.db" --data-dir "$FS_WORK/server/data" \
-		--port 0 --threads 2 --maintenance-interval 1 $fs_creators \
+		--port "${fs_p:-0}" --threads 2 --maintenance-interval 1 $fs_creators \
 		2>"$FS_WORK/server/server.log" &
 	FS_SERVER_PID=$!
 	fs_port=
 	for _ in $(seq 1 250); do
-		fs_port=$(sed -n 's/.*ready on port \([0-9]*\).*/\1/p' "$FS_WORK/server/server.log")
+		fs_port=$(sed -n 's/.*ready on port \([0-9]*\).*/\1/p' "$FS_WORK/server/server.log" 2>/dev/null)
 		[ -n "$fs_port" ] && break
 		kill -0 "$FS_SERVER_PID" 2>/dev/null || break
 		sleep 0.02
 	done
 	[ -n "$fs_port" ] || fs_die "upkeep-server did not start: $(tail -n 3 "$FS_WORK/server/server.log")"
 	FS_URL="http://127.0.0.1:$fs_port"
+}
+
+# SIGKILL (a crash or power cut of the server) and wait; FS_URL stays, for a restart.
+fs_server_kill() {
+	kill -KILL "$FS_SERVER_PID" 2>/dev/null || true
+	wait "$FS_SERVER_PID" 2>/dev/null || true
+	FS_SERVER_PID=
 }
 
 # SIGTERM and wait (graceful shutdown); safe to call twice.

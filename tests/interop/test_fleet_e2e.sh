@@ -17,18 +17,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/upk-fleet-e2e-XXXXXX")
 FS_BUILD=$UPK_BUILD_DIR
 FS_WORK=$W
 . "$UPK_SOURCE_DIR/scripts/fleet-sim.sh"
-cleanup() {
-	fs_server_stop
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	tail -n 20 "$W/server/server.log" >&2 2>/dev/null || true
-	exit 1
-}
+fs_test_setup
 fs_require
 U=$FS_UPKEEP
 N=5

@@ -649,7 +649,7 @@ static void test_daemon_follows_a_move(void **state)
 	char old_url[300], new_url[300];
 	struct upk_error err = {0};
 	json_t *v;
-	int64_t tv;
+	int64_t tv, dv;
 
 	(void)state;
 	snprintf(old_url, sizeof(old_url), "%s/v1/fleets/acme", tu_httpd_url(httpd));
@@ -694,8 +694,27 @@ static void test_daemon_follows_a_move(void **state)
 	{
 		/* The factory root now is the new repository's version 1. */
 		devs[0] = ident->id;
-		tv = sell_both(devs, 1, NULL);
+		dv = sell(director, devs, 1, NULL);
+		tv = sell(image, devs, 1, NULL);
 	}
+	/*
+	 * The new fleet's director verifies but its image repository does not
+	 * (the buyer has not published yet): the device trusts neither new root,
+	 * not even the director's, and owes no wipe.
+	 */
+	canned("/v1/fleets/bob-home/checkin",
+	       "{\"status\":\"accepted\",\"deployments\":[],\"urls\":{\"image_metadata\":"
+	       "\"/nowhere/\",\"director_metadata\":\"/director/metadata/\","
+	       "\"image_targets\":\"/image/targets/\"}}");
+	assert_int_not_equal(cycle(&err), UPK_OK);
+	if (strstr(err.msg, "following the move to") == NULL)
+		fail_msg("message: %s", err.msg);
+	assert_null(state_get("server"));
+	assert_null(state_get("transfer_pending"));
+	assert_true(trusted_root("director") < dv);
+	assert_true(trusted_root("image") < tv);
+	assert_int_equal(access(tu_path(dir, "data/private/secret"), F_OK), 0);
+	canned("/v1/fleets/bob-home/checkin", ACCEPTED);
 	if (cycle(&err) != UPK_OK)
 		fail_msg("cycle: %s", err.msg);
 	v = state_get("server");
