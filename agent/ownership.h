@@ -16,27 +16,7 @@
 #include "journal.h"
 #include "upkeep/error.h"
 #include "upkeep/metadata.h"
-
-#define TRANSFER_MAX_DEVICES 1000u
-
-/* A validated "upkeep_transfer" record. */
-struct transfer_record {
-	char id[33];
-	char from_fleet[64];
-	char to_fleet[64];
-	const json_t *devices; /* borrowed from the root: sorted, distinct 64-hex ids */
-};
-
-/*
- * Check signed.upkeep_transfer strictly (docs/ownership.md, "The transfer
- * record"). UPK_ERR_NOT_FOUND when signed has no such member; UPK_ERR_INVALID
- * naming the member otherwise. *out borrows from signed_.
- */
-upk_status transfer_record_parse(const json_t *signed_, struct transfer_record *out,
-                                 struct upk_error *err);
-
-/* 1 when device_id is in the record's devices. */
-int transfer_record_lists(const struct transfer_record *t, const char *device_id);
+#include "upkeep/transfer.h"
 
 /* The context of ownership_root_check(): one per TUF client. */
 struct ownership_check {

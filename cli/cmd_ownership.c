@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "srv_client.h"
 #include "upkeep/metadata.h"
+#include "upkeep/transfer.h"
 
 /* More roots than this is not a chain anyone rotated by hand. */
 #define MAX_CHAIN 10000
@@ -92,23 +93,23 @@ static json_t *history(const char *fleet, struct upk_metadata **roots, size_t n,
 		unsigned k;
 		json_t *keys = root_keys(roots[i], &k);
 		int64_t v = upk_metadata_version(roots[i]);
+		struct upk_transfer_record tr;
+		struct upk_error err = {0};
 
-		if (json_is_object(rec)) {
-			const json_t *d;
-			size_t j;
-			int concerns = 0;
-
-			json_array_foreach(json_object_get(rec, "devices"), j, d)
-				concerns |= device != NULL && json_is_string(d) &&
-					    strcmp(json_string_value(d), device) == 0;
+		if (rec != NULL && upk_transfer_record_parse(upk_metadata_signed(roots[i]), &tr,
+							     &err) == UPK_OK) {
 			json_array_append_new(
 				transfers,
-				json_pack("{s:O?, s:O?, s:O?, s:O?, s:I, s:b}", "id",
-					  json_object_get(rec, "id"), "from_fleet",
-					  json_object_get(rec, "from_fleet"), "to_fleet",
-					  json_object_get(rec, "to_fleet"), "devices",
-					  json_object_get(rec, "devices"), "root_version",
-					  (json_int_t)v, "concerns_device", concerns));
+				json_pack("{s:s, s:s, s:s, s:O, s:I, s:b}", "id", tr.id, "from_fleet",
+					  tr.from_fleet, "to_fleet", tr.to_fleet, "devices",
+					  tr.devices, "root_version", (json_int_t)v, "concerns_device",
+					  device != NULL && upk_transfer_record_lists(&tr, device)));
+			upk_transfer_record_clear(&tr);
+		} else if (rec != NULL) {
+			/* Signed by the owners but not a record devices accept: shown, never trusted. */
+			json_array_append_new(transfers,
+					      json_pack("{s:I, s:s}", "root_version", (json_int_t)v,
+							"invalid", err.msg));
 		}
 		/* A new epoch at every change of root keys or threshold, and at every sale. */
 		if (cur == NULL || json_is_object(rec) ||
@@ -150,6 +151,11 @@ static void print_history(const json_t *h)
 
 			if (json_integer_value(json_object_get(t, "root_version")) != from)
 				continue;
+			if (json_object_get(t, "invalid") != NULL) {
+				printf("  root v%lld carries an invalid transfer record: %s\n",
+				       (long long)from, json_string_value(json_object_get(t, "invalid")));
+				continue;
+			}
 			printf("  transfer %s at root v%lld: fleet %s -> %s, %zu device(s)%s\n",
 			       json_string_value(json_object_get(t, "id")), (long long)from,
 			       json_string_value(json_object_get(t, "from_fleet")),

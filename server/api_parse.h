@@ -139,9 +139,8 @@ upk_status api_public_key_id(const json_t *obj, char keyid[UPK_KEYID_HEX_LEN + 1
 /*
  * Ownership transfer (docs/ownership.md). The request names a key set and
  * carries both transfer roots as objects; the record is the "upkeep_transfer"
- * member of each root's "signed", parsed by parse_transfer_record().
+ * member of each root's "signed", parsed by upk_transfer_record_parse().
  */
-#define API_MAX_TRANSFER_DEVICES 1000
 
 struct transfer_req {
 	char keyset[33];
@@ -149,23 +148,10 @@ struct transfer_req {
 	json_t *director_root;
 };
 
-struct transfer_record {
-	char id[33]; /* 32 lower-case hex digits */
-	char from_fleet[API_MAX_NAME + 1];
-	char to_fleet[API_MAX_NAME + 1];
-	json_t *devices; /* 1..API_MAX_TRANSFER_DEVICES distinct key ids, sorted */
-};
 
 upk_status parse_transfer(const void *buf, size_t len, struct transfer_req *out,
 			  struct upk_error *err);
 void transfer_req_clear(struct transfer_req *r);
-/*
- * The record in a root's "signed" object: UPK_ERR_NOT_FOUND when the root
- * carries none, UPK_ERR_INVALID naming the member when it is malformed.
- */
-upk_status parse_transfer_record(const json_t *root_signed, struct transfer_record *out,
-				 struct upk_error *err);
-void transfer_record_clear(struct transfer_record *r);
 
 /* Shared checks. */
 int api_valid_fleet_name(const char *s);

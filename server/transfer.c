@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api_parse.h"
+#include "upkeep/transfer.h"
 #include "audit.h"
 #include "director.h"
 #include "fleet.h"
@@ -32,14 +33,14 @@ struct side {
 	struct upk_metadata *md; /* the new root N+1 */
 	char *text;
 	size_t len;
-	struct transfer_record rec;
+	struct upk_transfer_record rec;
 };
 
 static void side_clear(struct side *s)
 {
 	upk_metadata_free(s->md);
 	free(s->text);
-	transfer_record_clear(&s->rec);
+	upk_transfer_record_clear(&s->rec);
 }
 
 /*
@@ -97,7 +98,7 @@ static upk_status copy_chain(struct store *st, int64_t from, int64_t to, struct 
 }
 
 /* Every listed device must be the seller's, and not sold already. */
-static upk_status check_devices(struct store *st, int64_t from, const struct transfer_record *rec,
+static upk_status check_devices(struct store *st, int64_t from, const struct upk_transfer_record *rec,
 				struct upk_error *err)
 {
 	const json_t *d;
@@ -132,7 +133,7 @@ static upk_status check_devices(struct store *st, int64_t from, const struct tra
  * transferred with moved_to.
  */
 static upk_status move_out(struct server *srv, int64_t from, const char *id,
-			   const struct transfer_record *rec, const struct principal *who,
+			   const struct upk_transfer_record *rec, const struct principal *who,
 			   int64_t now, struct upk_error *err)
 {
 	struct store *st = srv->store;
@@ -189,7 +190,7 @@ static upk_status move_out(struct server *srv, int64_t from, const char *id,
 
 /* The device arrives in the buyer's fleet: accepted, inventory kept, no tags. */
 static upk_status move_in(struct server *srv, int64_t to, int64_t from, const char *id,
-			  const struct transfer_record *rec, const struct principal *who,
+			  const struct upk_transfer_record *rec, const struct principal *who,
 			  int64_t now, struct upk_error *err)
 {
 	struct store *st = srv->store;
@@ -211,7 +212,7 @@ static upk_status transfer_locked(struct server *srv, const struct transfer_req 
 				  struct upk_error *err)
 {
 	struct store *st = srv->store;
-	const struct transfer_record *rec = &sides[0].rec;
+	const struct upk_transfer_record *rec = &sides[0].rec;
 	json_t *row = NULL;
 	int64_t from = 0, to = 0;
 	const json_t *d;
@@ -276,7 +277,7 @@ void handle_transfer_create(struct req *rq, struct reply *rp)
 		sides[1].obj = tr.director_root;
 	}
 	for (size_t k = 0; k < 2 && ret == UPK_OK; k++) {
-		ret = parse_transfer_record(json_object_get(sides[k].obj, "signed"), &sides[k].rec,
+		ret = upk_transfer_record_parse(json_object_get(sides[k].obj, "signed"), &sides[k].rec,
 					    &err);
 		/* A root without a record is a plain rotation: upload it, do not submit it. */
 		if (ret == UPK_ERR_NOT_FOUND)
@@ -306,7 +307,7 @@ void handle_transfer_create(struct req *rq, struct reply *rp)
 		upk_error_prefix(&err, ret, "transfer refused: ");
 		reply_upk(rp, ret, &err);
 	} else {
-		const struct transfer_record *rec = &sides[0].rec;
+		const struct upk_transfer_record *rec = &sides[0].rec;
 		char im[256], dm[256];
 
 		log_msg(LOG_INFO, "transfer", "transfer %s: %zu device(s) from %s to new fleet %s",

@@ -288,7 +288,7 @@ static void upload_transfer_root(int k)
 	                 UPK_OK);
 	free(old);
 	rec = json_pack("{s:s,s:s,s:s,s:[s]}", "id", TRANSFER_ID, "from_fleet", "acme", "to_fleet",
-	                "acme", "devices", devid);
+	                "buyer", "devices", devid);
 	/* An unknown member of "signed"; set_version below drops the old signatures. */
 	json_object_set_new((json_t *)upk_metadata_signed(md), "upkeep_transfer", rec);
 	assert_int_equal(upk_metadata_set_version(md, 2, &e), UPK_OK);

@@ -271,7 +271,7 @@ static void test_transfer_record_is_strict(void **state)
 	};
 	const char *sorted_wrong = "{\"id\":\"" TRANSFER_ID "\",\"from_fleet\":\"a\",\"to_fleet\":\"b\","
 	                           "\"devices\":[\"" OTHER_DEVICE2 "\",\"" OTHER_DEVICE "\"]}";
-	struct transfer_record tr;
+	struct upk_transfer_record tr;
 	struct upk_error err = {0};
 	json_t *s;
 
@@ -280,24 +280,25 @@ static void test_transfer_record_is_strict(void **state)
 		s = json_pack("{s:o}", "upkeep_transfer", json_loads(BAD[i], 0, NULL));
 		if (s == NULL)
 			fail_msg("test input %zu is not JSON", i);
-		if (transfer_record_parse(s, &tr, &err) != UPK_ERR_INVALID)
+		if (upk_transfer_record_parse(s, &tr, &err) != UPK_ERR_INVALID)
 			fail_msg("accepted %s", BAD[i]);
 		json_decref(s);
 	}
 	/* Valid ids, but not sorted. */
 	s = json_pack("{s:o}", "upkeep_transfer", json_loads(sorted_wrong, 0, NULL));
-	assert_int_equal(transfer_record_parse(s, &tr, &err), UPK_ERR_INVALID);
+	assert_int_equal(upk_transfer_record_parse(s, &tr, &err), UPK_ERR_INVALID);
 	json_decref(s);
 	s = json_pack("{s:i}", "version", 1);
-	assert_int_equal(transfer_record_parse(s, &tr, &err), UPK_ERR_NOT_FOUND);
+	assert_int_equal(upk_transfer_record_parse(s, &tr, &err), UPK_ERR_NOT_FOUND);
 	json_decref(s);
 	s = json_loads("{\"upkeep_transfer\":{\"id\":\"" TRANSFER_ID "\",\"from_fleet\":\"acme\","
 	               "\"to_fleet\":\"bob-home\",\"devices\":[\"" OTHER_DEVICE "\"]}}",
 	               0, NULL);
-	assert_int_equal(transfer_record_parse(s, &tr, &err), UPK_OK);
+	assert_int_equal(upk_transfer_record_parse(s, &tr, &err), UPK_OK);
 	assert_string_equal(tr.to_fleet, "bob-home");
-	assert_true(transfer_record_lists(&tr, OTHER_DEVICE));
-	assert_false(transfer_record_lists(&tr, ident->id));
+	assert_true(upk_transfer_record_lists(&tr, OTHER_DEVICE));
+	assert_false(upk_transfer_record_lists(&tr, ident->id));
+	upk_transfer_record_clear(&tr);
 	json_decref(s);
 }
 

@@ -22,6 +22,7 @@
 #include "tu_server.h"
 
 #include "api_parse.h"
+#include "upkeep/transfer.h"
 
 #define OK(call)                                                                                   \
 	do {                                                                                       \
@@ -53,7 +54,7 @@ static void test_parse(void **state)
 	};
 	char bad_records[8][1024];
 	struct transfer_req tr;
-	struct transfer_record rec;
+	struct upk_transfer_record rec;
 	struct upk_error err = {0};
 	json_t *signed_;
 
@@ -77,15 +78,15 @@ static void test_parse(void **state)
 		 "\"bob-home\",\"devices\":[\"%s\",\"%s\"]}}",
 		 ID, DEV_A, DEV_B);
 	signed_ = json_loads(good, 0, NULL);
-	if (parse_transfer_record(signed_, &rec, &err) != UPK_OK)
+	if (upk_transfer_record_parse(signed_, &rec, &err) != UPK_OK)
 		fail_msg("%s", err.msg);
 	assert_string_equal(rec.id, ID);
 	assert_string_equal(rec.to_fleet, "bob-home");
 	assert_int_equal(json_array_size(rec.devices), 2);
-	transfer_record_clear(&rec);
+	upk_transfer_record_clear(&rec);
 	json_decref(signed_);
 	signed_ = json_object();
-	assert_int_equal(parse_transfer_record(signed_, &rec, &err), UPK_ERR_NOT_FOUND);
+	assert_int_equal(upk_transfer_record_parse(signed_, &rec, &err), UPK_ERR_NOT_FOUND);
 	json_decref(signed_);
 
 #define REC(i, ...) snprintf(bad_records[i], sizeof(bad_records[i]), __VA_ARGS__)
@@ -109,7 +110,7 @@ static void test_parse(void **state)
 	for (size_t i = 0; i < 8; i++) {
 		signed_ = json_loads(bad_records[i], 0, NULL);
 		assert_non_null(signed_);
-		if (parse_transfer_record(signed_, &rec, &err) == UPK_OK)
+		if (upk_transfer_record_parse(signed_, &rec, &err) == UPK_OK)
 			fail_msg("accepted record %zu: %s", i, bad_records[i]);
 		assert_true(strstr(err.msg, "upkeep_transfer") != NULL);
 		json_decref(signed_);
