@@ -24,9 +24,9 @@
 #include "srv_client.h"
 #include "stage.h"
 #include "upkeep/json.h"
+#include "upkeep/transfer.h"
 
 #define TDIR_FORMAT 1
-#define MAX_DEVICES 1000
 
 /* The two repositories, in the order the server names them. */
 static const char *const REPO[2] = {"image", "director"};
@@ -302,13 +302,20 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int fleet_name_ok(const char *s)
+/* The record must be one devices and the server accept: checked by their own parser. */
+static upk_status check_record(json_t *rec, struct upk_error *err)
 {
-	size_t n = strlen(s);
+	json_t *signed_ = json_pack("{s:O}", "upkeep_transfer", rec);
+	struct upk_transfer_record tr;
+	upk_status ret;
 
-	if (n == 0 || n > 63 || s[0] == '-')
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+	if (signed_ == NULL)
+		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	ret = upk_transfer_record_parse(signed_, &tr, err);
+	if (ret == UPK_OK)
+		upk_transfer_record_clear(&tr);
+	json_decref(signed_);
+	return ret;
 }
 
 static upk_status make_record(const struct cli_args *a, json_t **out, struct upk_error *err)
@@ -322,7 +329,7 @@ static upk_status make_record(const struct cli_args *a, json_t **out, struct upk
 	upk_status ret = UPK_OK;
 
 	devs = cli_opt_all(a, "device", &n);
-	if (!fleet_name_ok(from) || !fleet_name_ok(to))
+	if (!upk_fleet_name_valid(from) || !upk_fleet_name_valid(to))
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "fleet names are 1-63 bytes of [a-z0-9-], not starting with -: "
 				     "\"%s\", \"%s\"",
@@ -330,9 +337,9 @@ static upk_status make_record(const struct cli_args *a, json_t **out, struct upk
 	if (strcmp(from, to) == 0)
 		return upk_error_set(err, UPK_ERR_INVALID, "--from-fleet and --to-fleet are both %s",
 				     from);
-	if (n == 0 || n > MAX_DEVICES)
-		return upk_error_set(err, UPK_ERR_INVALID, "give 1 to %d --device ids (%zu given)",
-				     MAX_DEVICES, n);
+	if (n == 0 || n > UPK_TRANSFER_MAX_DEVICES)
+		return upk_error_set(err, UPK_ERR_INVALID, "give 1 to %u --device ids (%zu given)",
+				     UPK_TRANSFER_MAX_DEVICES, n);
 	sorted = calloc(n, sizeof(*sorted));
 	arr = json_array();
 	if (sorted == NULL || arr == NULL) {
@@ -366,6 +373,12 @@ static upk_status make_record(const struct cli_args *a, json_t **out, struct upk
 			 "devices", arr);
 	if (*out == NULL)
 		ret = upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
+	else
+		ret = check_record(*out, err);
+	if (ret != UPK_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
 out:
 	free(sorted);
 	json_decref(arr);

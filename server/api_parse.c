@@ -11,6 +11,7 @@
 #include "upkeep/json.h"
 #include "upkeep/metadata.h"
 #include "upkeep/selector.h"
+#include "upkeep/transfer.h"
 
 static upk_status parse_object(const void *buf, size_t len, const char *const *allowed,
 			       json_t **out, struct upk_error *err)
@@ -61,11 +62,7 @@ static int charset(const char *s, size_t min, size_t max, const char *extra)
 
 int api_valid_fleet_name(const char *s)
 {
-	/* Lower case, digits and '-': it appears in URLs and file names. */
-	for (const char *p = s; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			return 0;
-	return charset(s, 1, API_MAX_NAME, "-") && s[0] != '-';
+	return upk_fleet_name_valid(s);
 }
 
 int api_valid_keyid(const char *s)
