@@ -989,35 +989,14 @@ static void test_end_to_end(void **state)
 static pid_t spawn_server(const char *tmp, const char *log, unsigned *port)
 {
 	char bin[4200], db[4200], data[4200];
-	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", build_dir());
 	snprintf(db, sizeof(db), "%s/bin.db", tmp);
 	snprintf(data, sizeof(data), "%s/bindata", tmp);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads", "2",
-		      (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
+	char *const argv[] = {bin, "--database", db, "--data-dir", data, "--port", "0",
+	                      "--threads", "2", NULL};
 
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			*port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("server did not start");
-	return -1;
+	return tu_spawn_server(argv, log, port);
 }
 
 static int wait_exit(pid_t pid, int seconds)

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -90,4 +92,33 @@ int tu_system(const char *fmt, ...)
 	if (rc == -1 || !WIFEXITED(rc))
 		return -1;
 	return WEXITSTATUS(rc);
+}
+
+int tu_spawn_server(char *const argv[], const char *log, unsigned *port)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (freopen(log, "w", stderr) == NULL)
+			_exit(99);
+		execv(argv[0], argv);
+		_exit(98);
+	}
+	for (int i = 0; i < 500; i++) {
+		char *text = tu_read_file(log, NULL);
+		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
+
+		if (at != NULL && strchr(at, '\n') != NULL) {
+			*port = (unsigned)strtoul(at + 14, NULL, 10);
+			free(text);
+			return pid;
+		}
+		free(text);
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("upkeep-server did not start (see %s)", log);
+	return -1;
 }

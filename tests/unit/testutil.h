@@ -20,5 +20,11 @@ char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);
 /* Run a shell command and return its exit status (-1 when it could not run). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Run the real upkeep-server, argv[0] being its path, with stderr to log, and
+ * wait (up to 10 s) until it prints "ready on port N": returns its pid and
+ * sets *port; fails the test when it does not start.
+ */
+int tu_spawn_server(char *const argv[], const char *log, unsigned *port);
 
 #endif

@@ -199,37 +199,16 @@ static inline void tf_add_devices(struct tfleet *f, size_t n, const char *site)
 static inline pid_t tf_spawn_server(const char *dir, unsigned *port)
 {
 	char bin[4200], log[4200], db[4200], data[4200], pub[4200];
-	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
 	snprintf(log, sizeof(log), "%s/server.log", dir);
 	snprintf(db, sizeof(db), "%s/server.db", dir);
 	snprintf(data, sizeof(data), "%s/srvdata", dir);
 	snprintf(pub, sizeof(pub), "%s/creator.pub", dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execl(bin, bin, "--database", db, "--data-dir", data, "--port", "0", "--threads",
-		      "2", "--creator", pub, (char *)NULL);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
+	char *const argv[] = {bin,  "--database", db,          "--data-dir", data, "--port",
+	                      "0",  "--threads",  "2",         "--creator",  pub,  NULL};
 
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			*port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("upkeep-server did not start");
-	return -1;
+	return tu_spawn_server(argv, log, port);
 }
 
 /* Stop a server started by tf_spawn_server (SIGTERM, then wait for it). */

@@ -79,7 +79,6 @@ static inline pid_t tf_spawn(const struct tf_server *s, const char *log, unsigne
 	char bin[4200];
 	const char *argv[12 + 2 * TF_MAX_CREATORS];
 	size_t n = 0;
-	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/server/upkeep-server", tf_build_dir());
 	argv[n++] = bin;
@@ -96,30 +95,8 @@ static inline pid_t tf_spawn(const struct tf_server *s, const char *log, unsigne
 		argv[n++] = s->creators[i];
 	}
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (freopen(log, "w", stderr) == NULL)
-			_exit(99);
-		execv(bin, (char *const *)argv);
-		_exit(98);
-	}
-	for (int i = 0; i < 500; i++) {
-		char *text = tu_read_file(log, NULL);
-		char *at = text != NULL ? strstr(text, "ready on port ") : NULL;
-
-		if (at != NULL && strchr(at, '\n') != NULL) {
-			*port = (unsigned)strtoul(at + 14, NULL, 10);
-			free(text);
-			tf_spawned = pid;
-			return pid;
-		}
-		free(text);
-		usleep(20 * 1000);
-	}
-	kill(pid, SIGKILL);
-	fail_msg("server did not start");
-	return -1;
+	tf_spawned = tu_spawn_server((char *const *)argv, log, port);
+	return tf_spawned;
 }
 
 /* Stop the child: by SIGKILL (it must die by the signal) or SIGTERM (it must exit 0). */
