@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,13 +62,20 @@ void fio_set_fault_hook(fio_fault_fn fn, void *arg)
 	fault_arg = arg;
 }
 
+/* Serialises the hook: the image installer reads back in a second thread. */
+static pthread_mutex_t fault_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int fault(enum fio_op op, const char *what, size_t *len)
 {
 	size_t dummy = 0;
+	int r;
 
 	if (fault_fn == NULL)
 		return 0;
-	return fault_fn(fault_arg, op, what, len != NULL ? len : &dummy);
+	pthread_mutex_lock(&fault_mu);
+	r = fault_fn(fault_arg, op, what, len != NULL ? len : &dummy);
+	pthread_mutex_unlock(&fault_mu);
+	return r;
 }
 
 int fio_plan_hook(void *arg, enum fio_op op, const char *what, size_t *len)

@@ -11,18 +11,23 @@
 
 #include "fileio.h"
 #include "installer.h"
+#include "readback.h"
 #include "slot.h"
 #include "upkeep/crypto.h"
 
-/* Writes are gathered into blocks of this size: large enough for full device speed. */
-#define IMAGE_BUF (512u * 1024u)
 /*
- * Write-behind and read-back run in windows of this size: once a window is
- * written its writeback is started, and IMAGE_LAG windows later it is waited
- * for and read back from the medium, while the device writes the next ones.
- * The page cache holds at most about IMAGE_LAG windows of the image.
+ * Small writes are gathered into blocks of this size; data that arrives in
+ * larger pieces (a download's receive buffer, zstd's output) is written
+ * from where it is, without a copy. Also the read-back's block size.
  */
-#define IMAGE_WINDOW (16u * 1024u * 1024u)
+#define IMAGE_BUF (128u * 1024u)
+/*
+ * Write-behind and read-back run in windows (READBACK_WINDOW): once a window
+ * is written its writeback is started, and the read-back thread waits for
+ * it and reads it back from the medium while the device writes the next
+ * ones. The writer waits when IMAGE_LAG windows are not read back yet, so
+ * the page cache holds at most about that much of the image.
+ */
 #define IMAGE_LAG 4u
 
 struct image_inst {
@@ -37,11 +42,9 @@ struct image_inst {
 	unsigned char *buf;
 	size_t buf_len;
 	uint64_t image_bytes;
-	uint64_t written;  /* bytes flushed to the slot */
-	uint64_t started;  /* writeback started up to here */
-	uint64_t verified; /* read back from the medium and hashed up to here */
-	int rfd;           /* read descriptor of the slot, for the read-back */
-	struct upk_hash *readback_hash;
+	uint64_t written; /* bytes flushed to the slot */
+	uint64_t started; /* writeback started up to here */
+	struct readback *readback;
 	struct payload_expect expect;
 	struct journal *journal;
 	char *version;
@@ -77,76 +80,35 @@ static upk_status record(struct image_inst *im, const char *state, const char *p
 	return journal_commit(im->journal, err);
 }
 
-/*
- * Read len bytes at im->verified back from the medium into the read-back
- * hash. wait: the range was only started with sync_file_range, so wait for
- * its writeback first. The cached pages are dropped (they are clean) so the
- * read comes from the medium: it checks what will really boot, and a large
- * image does not evict the running system's page cache either.
- */
-static upk_status verify_range(struct image_inst *im, uint64_t len, int wait, struct upk_error *err)
+/* Write len bytes at the end of what is written; start writeback and read back behind. */
+static upk_status write_block(struct image_inst *im, const void *data, size_t len,
+                              struct upk_error *err)
 {
-	uint64_t off = im->verified, left = len;
 	upk_status ret;
 
-	if (wait) {
-		ret = fio_sync_range(im->fd, off, len,
-		                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-		                         SYNC_FILE_RANGE_WAIT_AFTER,
-		                     im->device, err);
-		if (ret != UPK_OK)
-			return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
-	}
-	posix_fadvise(im->rfd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
-	while (left > 0) {
-		size_t want = left < IMAGE_BUF ? (size_t)left : IMAGE_BUF, got = 0;
-		/* buf is free: flush_buf emptied it, or finish flushed it before. */
-		ret = fio_pread_full(im->rfd, im->buf, want, off, &got, im->device, err);
-		if (ret != UPK_OK)
-			return upk_error_prefix(err, ret, "slot %s: read-back: ", im->slot_name);
-		if (got < want)
-			return upk_error_set(
-			    err, UPK_ERR_HASH,
-			    "slot %s: read-back of %s ends at byte %llu, before the image does",
-			    im->slot_name, im->device, (unsigned long long)(off + got));
-		ret = upk_hash_update(im->readback_hash, im->buf, want, err);
-		if (ret != UPK_OK)
-			return ret;
-		off += want;
-		left -= want;
-	}
-	/* Dropped again: the read-back must not leave the image in the page cache. */
-	posix_fadvise(im->rfd, (off_t)im->verified, (off_t)len, POSIX_FADV_DONTNEED);
-	im->verified = off;
-	return UPK_OK;
+	ret = fio_write_all(im->fd, data, len, im->device, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s at byte %llu: ", im->slot_name,
+		                        (unsigned long long)im->written);
+	im->written += len;
+	if (im->written - im->started < READBACK_WINDOW)
+		return UPK_OK;
+	ret = fio_sync_range(im->fd, im->started, im->written - im->started, SYNC_FILE_RANGE_WRITE,
+	                     im->device, err);
+	if (ret != UPK_OK)
+		return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
+	im->started = im->written;
+	return readback_advance(im->readback, im->started, err);
 }
 
 static upk_status flush_buf(struct image_inst *im, struct upk_error *err)
 {
-	upk_status ret;
+	size_t len = im->buf_len;
 
-	if (im->buf_len == 0)
+	if (len == 0)
 		return UPK_OK;
-	ret = fio_write_all(im->fd, im->buf, im->buf_len, im->device, err);
-	if (ret != UPK_OK)
-		return upk_error_prefix(err, ret, "slot %s at byte %llu: ", im->slot_name,
-		                        (unsigned long long)im->written);
-	im->written += im->buf_len;
 	im->buf_len = 0;
-	if (im->written - im->started >= IMAGE_WINDOW) {
-		ret = fio_sync_range(im->fd, im->started, im->written - im->started,
-		                     SYNC_FILE_RANGE_WRITE, im->device, err);
-		if (ret != UPK_OK)
-			return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
-		im->started = im->written;
-	}
-	/* One window behind the writes, so the device is busy with the next one meanwhile. */
-	while (im->started - im->verified >= IMAGE_LAG * (uint64_t)IMAGE_WINDOW) {
-		ret = verify_range(im, IMAGE_WINDOW, 1, err);
-		if (ret != UPK_OK)
-			return ret;
-	}
-	return UPK_OK;
+	return write_block(im, im->buf, len, err);
 }
 
 /* Decompressed image bytes: bounded by the slot, hashed, gathered, written. */
@@ -167,6 +129,15 @@ static upk_status image_out(void *ctx, const void *data, size_t len, struct upk_
 			return ret;
 	}
 	im->image_bytes += len;
+	if (im->buf_len == 0 && len >= IMAGE_BUF) {
+		size_t direct = len - len % IMAGE_BUF;
+
+		ret = write_block(im, p, direct, err);
+		if (ret != UPK_OK)
+			return ret;
+		p += direct;
+		len -= direct;
+	}
 	while (len > 0) {
 		size_t take = IMAGE_BUF - im->buf_len;
 
@@ -238,9 +209,7 @@ static upk_status image_finish(struct installer *in, struct upk_error *err)
 		ret = fio_close(&im->fd, im->device, err);
 	if (ret != UPK_OK)
 		return upk_error_prefix(err, ret, "slot %s: ", im->slot_name);
-	ret = verify_range(im, im->image_bytes - im->verified, 0, err);
-	if (ret == UPK_OK)
-		ret = upk_hash_final(im->readback_hash, readback, err);
+	ret = readback_finish(im->readback, im->image_bytes, readback, err);
 	if (ret != UPK_OK)
 		return ret;
 	if (memcmp(readback, image, 32) != 0) {
@@ -259,17 +228,17 @@ static void image_abort(struct installer *in)
 	struct image_inst *im = (struct image_inst *)in;
 
 	/* The slot stays recorded as "writing": its content is not an image. */
+	readback_free(im->readback);
+	im->readback = NULL;
 	fio_close_quiet(&im->fd);
-	fio_close_quiet(&im->rfd);
 }
 
 static void image_free(struct installer *in)
 {
 	struct image_inst *im = (struct image_inst *)in;
 
+	readback_free(im->readback);
 	fio_close_quiet(&im->fd);
-	fio_close_quiet(&im->rfd);
-	upk_hash_free(im->readback_hash);
 	decomp_free(im->dc);
 	upk_hash_free(im->payload_hash);
 	upk_hash_free(im->image_hash);
@@ -298,7 +267,6 @@ upk_status installer_image_begin(const struct image_opts *opts, struct installer
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
 	im->base.ops = &image_ops;
 	im->fd = -1;
-	im->rfd = -1;
 	im->expect = opts->expect;
 	im->journal = opts->journal;
 	im->slot_name = strdup(opts->slot->name);
@@ -311,13 +279,12 @@ upk_status installer_image_begin(const struct image_opts *opts, struct installer
 	}
 	if ((!(opts->payload_checked && opts->expect.have_sha256) &&
 	     (ret = upk_hash_new(UPK_HASH_SHA256, &im->payload_hash, err)) != UPK_OK) ||
-	    (ret = upk_hash_new(UPK_HASH_SHA256, &im->image_hash, err)) != UPK_OK ||
-	    (ret = upk_hash_new(UPK_HASH_SHA256, &im->readback_hash, err)) != UPK_OK)
+	    (ret = upk_hash_new(UPK_HASH_SHA256, &im->image_hash, err)) != UPK_OK)
 		goto out;
 	ret = slot_open_write(opts->slot, &im->fd, &im->capacity, err);
 	if (ret != UPK_OK)
 		goto out;
-	ret = fio_open(opts->slot->device, O_RDONLY, 0, &im->rfd, err);
+	ret = readback_start(im->device, im->slot_name, im->fd, IMAGE_LAG, &im->readback, err);
 	if (ret != UPK_OK)
 		goto out;
 	if (opts->decomp == DECOMP_RAW && opts->expect.length > im->capacity) {

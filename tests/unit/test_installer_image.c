@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "health.h"
 #include "installer.h"
+#include "readback.h"
 #include "slot.h"
 
 #define IMG_SIZE (3u * 1024 * 1024 + 123)
@@ -349,6 +350,81 @@ static void test_faults(void **state)
 	journal_free(j);
 }
 
+/* More than a few read-back windows (READBACK_WINDOW): the read-back runs behind the writes. */
+#define BIG_SIZE (3u * READBACK_WINDOW + 4567)
+
+/* A fault hook: the slot shrinks under the read-back, as a failing medium would. */
+struct shrink {
+	char path[4096];
+	int done;
+};
+
+static int shrink_on_first_read(void *arg, enum fio_op op, const char *what, size_t *len)
+{
+	struct shrink *sh = arg;
+
+	(void)len;
+	if (op == FIO_OP_READ && !sh->done && what != NULL && strcmp(what, sh->path) == 0) {
+		sh->done = 1;
+		if (truncate(what, 1u << 20) != 0)
+			return errno;
+	}
+	return 0;
+}
+
+static void test_read_back_behind_writes(void **state)
+{
+	char want[65], slot[65];
+	struct upk_error err = {0};
+	struct journal *j = open_journal();
+	struct fio_fault_plan plan;
+	struct shrink shrunk = {0};
+
+	(void)state;
+	tu_make_pattern(tu_path(dir, "big.img"), BIG_SIZE, 4);
+	tu_sha256_file(tu_path(dir, "big.img"), (size_t)-1, want);
+	/* Whole megabytes at a time: written from the caller's buffer, read back behind. */
+	if (install(tu_path(dir, "big.img"), want, BIG_SIZE, DECOMP_AUTO, 1u << 20, j, &err,
+	            NULL) != UPK_OK)
+		fail_msg("install: %s", err.msg);
+	tu_sha256_file(tu_path(dir, "b.img"), BIG_SIZE, slot);
+	assert_string_equal(slot, want);
+	assert_string_equal(slot_state(j), "written");
+	/* The read-back thread fails in the second window, while the writer goes on. */
+	plan = (struct fio_fault_plan){.enabled = 1,
+	                               .op = FIO_OP_READ,
+	                               .after_bytes = READBACK_WINDOW + 100,
+	                               .error = EIO,
+	                               .only_path = tu_path(dir, "b.img")};
+	fio_set_fault_hook(fio_plan_hook, &plan);
+	assert_int_equal(
+	    install(tu_path(dir, "big.img"), want, BIG_SIZE, DECOMP_AUTO, 65536, j, &err, NULL),
+	    UPK_ERR_IO);
+	fio_set_fault_hook(NULL, NULL);
+	assert_int_equal(plan.fired, 1);
+	assert_non_null(strstr(err.msg, "slot B: read-back: reading "));
+	assert_non_null(strstr(err.msg, "Input/output error"));
+	assert_string_equal(slot_state(j), "writing");
+	/*
+	 * A short read (the medium ends early): not installed, with where it
+	 * ended. A small image, all read back after the writes: none extends
+	 * the file again.
+	 */
+	tu_sha256_file(tu_path(dir, "new.img"), (size_t)-1, want);
+	snprintf(shrunk.path, sizeof(shrunk.path), "%s", tu_path(dir, "b.img"));
+	fio_set_fault_hook(shrink_on_first_read, &shrunk);
+	assert_int_equal(
+	    install(tu_path(dir, "new.img"), want, IMG_SIZE, DECOMP_AUTO, 65536, j, &err, NULL),
+	    UPK_ERR_HASH);
+	fio_set_fault_hook(NULL, NULL);
+	assert_true(shrunk.done);
+	assert_non_null(strstr(err.msg, "slot B: read-back of "));
+	assert_non_null(strstr(err.msg, "ends at byte 1048576, before the image does"));
+	assert_string_equal(slot_state(j), "writing");
+	assert_a_untouched();
+	journal_free(j);
+}
+
 /* Install into the inactive slot and arm it, as the state machine will. */
 static void install_and_arm(struct bootloader *bl, struct journal *j)
 {
@@ -432,6 +508,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_payloads_never_installed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slot_too_small, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_back_behind_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycle_trial_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycle_failed_health_falls_back, setup, teardown),
 	};
