@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "srv_client.h"
 #include "stage.h"
+#include "upkeep/crypto.h"
 #include "upkeep/json.h"
 #include "upkeep/transfer.h"
 
@@ -347,8 +348,7 @@ static upk_status make_record(const struct cli_args *a, json_t **out, struct upk
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (strlen(devs[i]) != UPK_KEYID_HEX_LEN ||
-		    strspn(devs[i], "0123456789abcdef") != UPK_KEYID_HEX_LEN) {
+		if (!upk_hex_is_lower(devs[i], UPK_KEYID_HEX_LEN)) {
 			ret = upk_error_set(err, UPK_ERR_INVALID,
 					    "--device %.80s is not a device id (64 lower-case hex)",
 					    devs[i]);

@@ -193,6 +193,16 @@ int hex_digit(unsigned char c)
 	return -1;
 }
 
+int upk_hex_is_lower(const char *s, size_t n)
+{
+	if (s == NULL || strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 upk_status upk_hex_decode(const char *hex, uint8_t *out, size_t out_len, struct upk_error *err)
 {
 	size_t len;

@@ -2,17 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "upkeep/crypto.h"
 #include "upkeep/transfer.h"
-
-static int lower_hex(const char *s, size_t n)
-{
-	if (s == NULL || strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 int upk_fleet_name_valid(const char *s)
 {
@@ -42,7 +33,7 @@ static upk_status check_devices(const json_t *devs, const char *id, struct upk_e
 	json_array_foreach(devs, i, d) {
 		const char *s = json_string_value(d);
 
-		if (!lower_hex(s, 64))
+		if (!upk_hex_is_lower(s, 64))
 			return upk_error_set(err, UPK_ERR_INVALID,
 			                     "upkeep_transfer %s: devices[%zu] is not a device id "
 			                     "(64 lower-case hex)",
@@ -79,7 +70,7 @@ upk_status upk_transfer_record_parse(const json_t *signed_, struct upk_transfer_
 	id = json_string_value(json_object_get(t, "id"));
 	from = json_string_value(json_object_get(t, "from_fleet"));
 	to = json_string_value(json_object_get(t, "to_fleet"));
-	if (!lower_hex(id, 32))
+	if (!upk_hex_is_lower(id, 32))
 		return upk_error_set(err, UPK_ERR_INVALID,
 		                     "upkeep_transfer: \"id\" is not 32 lower-case hex digits");
 	if (!upk_fleet_name_valid(from) || !upk_fleet_name_valid(to))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_parse.h"
+#include "upkeep/crypto.h"
 #include "upkeep/json.h"
 #include "upkeep/metadata.h"
 #include "upkeep/selector.h"
@@ -299,16 +300,6 @@ void enrol_req_clear(struct enrol_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int lower_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* One device event (docs/server.md, check-in): closed sets of kinds and reasons. */
 static upk_status check_event(const json_t *ev, size_t i, struct upk_error *err)
 {
@@ -350,7 +341,7 @@ static upk_status check_event(const json_t *ev, size_t i, struct upk_error *err)
 	if (REASONS[k] == NULL)
 		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu]: unknown reason \"%s\"",
 				     i, reason);
-	if (transfer != NULL && (strcmp(reason, "transfer") != 0 || !lower_hex(transfer, 32)))
+	if (transfer != NULL && (strcmp(reason, "transfer") != 0 || !upk_hex_is_lower(transfer, 32)))
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "events[%zu]: \"transfer\" must be 32 lower-case hex digits "
 				     "and only with reason \"transfer\"",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "claim_parse.h"
+#include "upkeep/crypto.h"
 
 /* A string member without NUL bytes (the root texts are hashed as C strings elsewhere). */
 static upk_status root_text(const json_t *doc, const char *name, char **out, size_t *len,
@@ -36,16 +37,6 @@ static upk_status root_text(const json_t *doc, const char *name, char **out, siz
 	return UPK_OK;
 }
 
-static int lower_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 upk_status parse_claim_create(const void *buf, size_t len, struct claim_create_req *out,
 			      struct upk_error *err)
 {
@@ -64,7 +55,7 @@ upk_status parse_claim_create(const void *buf, size_t len, struct claim_create_r
 	if (dev == NULL || !api_valid_keyid(dev))
 		ret = upk_error_set(err, UPK_ERR_INVALID,
 				    "\"device\" is not a device id (64 lower-case hex)");
-	else if (mac == NULL || !lower_hex(mac, 64))
+	else if (mac == NULL || !upk_hex_is_lower(mac, 64))
 		ret = upk_error_set(err, UPK_ERR_INVALID,
 				    "\"mac\" is not 64 lower-case hex digits (HMAC-SHA256)");
 	if (ret == UPK_OK)

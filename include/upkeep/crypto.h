@@ -46,6 +46,8 @@ upk_status upk_hash_buf(enum upk_hash_alg alg, const void *data, size_t len,
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void upk_hex_encode(const uint8_t *data, size_t len, char *out);
+/* 1 when s is exactly n lower-case hex digits (ids, MACs: the form upk_hex_encode writes). */
+int upk_hex_is_lower(const char *s, size_t n);
 /* Decode exactly out_len bytes of hex (either case); anything else is UPK_ERR_INVALID. */
 upk_status upk_hex_decode(const char *hex, uint8_t *out, size_t out_len, struct upk_error *err);
 
