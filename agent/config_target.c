@@ -9,10 +9,11 @@
 
 #include "config_target.h"
 #include "upkeep/json.h"
+#include "upkeep/transfer.h"
 
 int config_fleet_url_ok(const char *url)
 {
-	const char *p, *fleets, *name;
+	const char *p, *fleets;
 	size_t n = strlen(url);
 
 	if (n > CONFIG_URL_MAX)
@@ -32,13 +33,7 @@ int config_fleet_url_ok(const char *url)
 	fleets = strstr(strchr(p, '/'), "/v1/fleets/");
 	if (fleets == NULL)
 		return 0;
-	name = fleets + 11;
-	if (*name == '\0' || strlen(name) > 63 || name[0] == '-')
-		return 0;
-	for (const char *q = name; *q; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-'))
-			return 0;
-	return 1;
+	return upk_fleet_name_valid(fleets + 11);
 }
 
 /* "30s", "5m", "1h", "7d" or plain seconds, within CONFIG_POLL_MIN..CONFIG_POLL_MAX. */

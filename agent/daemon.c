@@ -27,6 +27,7 @@
 #include "server_link.h"
 #include "upkeep/crypto.h"
 #include "upkeep/fetch_curl.h"
+#include "upkeep/transfer.h"
 
 struct cycle {
 	const struct agent_config *cfg;
@@ -180,18 +181,7 @@ static upk_status checkin_at(struct cycle *c, struct server_link *link, json_t *
 /* moved_to must be exactly "/v1/fleets/NAME": it only says where to ask next. */
 static int moved_to_ok(const char *m)
 {
-	size_t n;
-
-	if (m == NULL || strncmp(m, "/v1/fleets/", 11) != 0)
-		return 0;
-	m += 11;
-	n = strlen(m);
-	if (n < 1 || n > 63 || m[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((m[i] >= 'a' && m[i] <= 'z') || (m[i] >= '0' && m[i] <= '9') || m[i] == '-'))
-			return 0;
-	return 1;
+	return m != NULL && strncmp(m, "/v1/fleets/", 11) == 0 && upk_fleet_name_valid(m + 11);
 }
 
 static struct update_source source_of(const struct cycle *c, const struct urls *u)
@@ -207,23 +197,70 @@ static struct update_source source_of(const struct cycle *c, const struct urls *
 static void init_update_ctx(struct cycle *c, struct update_ctx *uc, int no_reboot);
 
 /*
- * The old fleet answered "transferred": check in at moved_to on the same
- * origin, and walk both root chains from what that fleet serves (this is
- * where the transfer roots are checked), first in a scratch store so that a
- * failure trusts nothing. Only when all of that worked is the
- * new fleet URL recorded (state "server") and used; otherwise the device
- * stays where it was and the cycle fails. *resp becomes the new answer.
+ * Ask the fleet at url whether this device may live there: check in (or
+ * enrol, which accepts a pre-authorised device at once), require
+ * "accepted", and verify both repositories it serves in a scratch store
+ * (update_probe); with refresh, then trust them (update_refresh). Both
+ * must verify before either is trusted: a refresh that moved the director
+ * chain to the buyer's root and then failed on the image one (the buyer has
+ * not published yet) would leave the device trusting half of each owner.
+ * On success *link and *resp (when not NULL) are the caller's.
  */
-static upk_status follow_move(struct cycle *c, int no_reboot, json_t **resp,
-                              struct upk_error *err)
+static upk_status try_fleet(struct cycle *c, const char *url, int enrol, int refresh,
+                            struct server_link **link, json_t **resp, struct upk_error *err)
 {
-	const char *moved = json_string_value(json_object_get(*resp, "moved_to"));
 	struct server_link *nl = NULL;
 	struct update_ctx uc;
 	struct urls u = {0};
+	json_t *r = NULL;
+	const char *st;
+	upk_status ret;
+
+	ret = server_link_new(url, c->id, &nl, err);
+	if (ret == UPK_OK)
+		ret = enrol ? enrol_at(c, nl, &r, err) : checkin_at(c, nl, &r, err);
+	st = status_of(r);
+	if (ret == UPK_OK && (st == NULL || strcmp(st, "accepted") != 0))
+		ret = upk_error_set(err, UPK_ERR_INVALID, "the device is \"%s\" there, not accepted%s",
+		                    st != NULL ? st : "?",
+		                    enrol ? " (pre-authorise it in that fleet first)" : "");
+	if (ret == UPK_OK)
+		ret = urls_of(nl, r, &u, err);
+	if (ret == UPK_OK) {
+		struct update_source src = source_of(c, &u);
+
+		init_update_ctx(c, &uc, 1); /* metadata only: nothing here reboots */
+		ret = update_probe(&uc, &src, err);
+		if (ret == UPK_OK && refresh)
+			ret = update_refresh(&uc, &src, err);
+	}
+	urls_clear(&u);
+	if (ret == UPK_OK && link != NULL) {
+		*link = nl;
+		nl = NULL;
+	}
+	if (ret == UPK_OK && resp != NULL) {
+		*resp = r;
+		r = NULL;
+	}
+	json_decref(r);
+	server_link_free(nl);
+	return ret;
+}
+
+/*
+ * The old fleet answered "transferred": move to moved_to on the same origin
+ * (this is where the transfer roots are checked). Only when try_fleet
+ * worked is the new fleet URL recorded (state "server") and used; otherwise
+ * the device stays where it was and the cycle fails. *resp becomes the new
+ * answer.
+ */
+static upk_status follow_move(struct cycle *c, json_t **resp, struct upk_error *err)
+{
+	const char *moved = json_string_value(json_object_get(*resp, "moved_to"));
+	struct server_link *nl = NULL;
 	json_t *nresp = NULL;
 	char *url = NULL;
-	const char *st;
 	upk_status ret;
 
 	if (!moved_to_ok(moved))
@@ -234,91 +271,32 @@ static upk_status follow_move(struct cycle *c, int no_reboot, json_t **resp,
 	url = server_link_url(c->link, moved);
 	if (url == NULL)
 		return upk_error_set(err, UPK_ERR_NOMEM, "out of memory");
-	ret = server_link_new(url, c->id, &nl, err);
-	if (ret == UPK_OK)
-		ret = checkin_at(c, nl, &nresp, err);
-	st = status_of(nresp);
-	if (ret == UPK_OK && (st == NULL || strcmp(st, "accepted") != 0))
-		ret = upk_error_set(err, UPK_ERR_INVALID, "the device is \"%s\" there, not accepted",
-		                    st != NULL ? st : "?");
-	if (ret == UPK_OK)
-		ret = urls_of(nl, nresp, &u, err);
-	if (ret == UPK_OK) {
-		struct update_source src = source_of(c, &u);
-
-		init_update_ctx(c, &uc, no_reboot);
-		/*
-		 * Both repositories must verify before either is trusted: a refresh
-		 * that moved the director chain to the buyer's root and then failed
-		 * on the image one (the buyer has not published yet) would leave the
-		 * device trusting half of each owner.
-		 */
-		ret = update_probe(&uc, &src, err);
-		if (ret == UPK_OK)
-			ret = update_refresh(&uc, &src, err);
-	}
+	ret = try_fleet(c, url, 0, 1, &nl, &nresp, err);
 	if (ret == UPK_OK)
 		ret = journal_set(c->j, "server", json_string(url), err);
 	if (ret == UPK_OK)
 		ret = journal_commit(c->j, err);
 	if (ret != UPK_OK) {
 		upk_error_prefix(err, ret, "following the move to %s: ", url);
-		goto out;
+		json_decref(nresp);
+		server_link_free(nl);
+		free(url);
+		return ret;
 	}
 	fprintf(stderr, "upkeepd: moved to %s\n", url);
 	server_link_free(c->link);
 	free(c->url);
 	c->link = nl;
 	c->url = url;
-	nl = NULL;
-	url = NULL;
 	json_decref(*resp);
 	*resp = nresp;
-	nresp = NULL;
-out:
-	urls_clear(&u);
-	json_decref(nresp);
-	server_link_free(nl);
-	free(url);
-	return ret;
+	return UPK_OK;
 }
 
-/*
- * update_ctx.probe_server: may the device move to fleet_url? Enrol there
- * (a pre-authorised device is accepted at once) and refresh both
- * repositories from what it serves, in a scratch store.
- */
+/* update_ctx.probe_server: may the device move to fleet_url? Nothing is trusted. */
 static upk_status probe_server(void *arg, const char *fleet_url, struct upk_error *err)
 {
-	struct cycle *c = arg;
-	struct server_link *nl = NULL;
-	struct update_ctx uc;
-	struct urls u = {0};
-	json_t *resp = NULL;
-	const char *st;
-	upk_status ret;
-
-	ret = server_link_new(fleet_url, c->id, &nl, err);
-	if (ret == UPK_OK)
-		ret = enrol_at(c, nl, &resp, err);
-	st = status_of(resp);
-	if (ret == UPK_OK && (st == NULL || strcmp(st, "accepted") != 0))
-		ret = upk_error_set(err, UPK_ERR_INVALID,
-		                    "the device is \"%s\" there, not accepted (pre-authorise it "
-		                    "in that fleet first)",
-		                    st != NULL ? st : "?");
-	if (ret == UPK_OK)
-		ret = urls_of(nl, resp, &u, err);
-	if (ret == UPK_OK) {
-		struct update_source src = source_of(c, &u);
-
-		init_update_ctx(c, &uc, 1);
-		ret = update_probe(&uc, &src, err);
-	}
-	urls_clear(&u);
-	json_decref(resp);
-	server_link_free(nl);
-	return ret;
+	return try_fleet(arg, fleet_url, 1, 0, NULL, NULL, err);
 }
 
 static void init_update_ctx(struct cycle *c, struct update_ctx *uc, int no_reboot)
@@ -468,7 +446,7 @@ static upk_status cycle_once(struct cycle *c, int no_reboot, enum update_outcome
 	st = status_of(resp);
 	if (st != NULL && strcmp(st, "transferred") == 0) {
 		/* Sold: the events wait for the buyer's fleet, which now manages the device. */
-		ret = follow_move(c, no_reboot, &resp, err);
+		ret = follow_move(c, &resp, err);
 		if (ret != UPK_OK)
 			goto out;
 		uc.server_url = c->url;
