@@ -163,3 +163,10 @@ const char *config_current_server(const struct journal *j, const char *configure
 
 	return s != NULL ? s : configured;
 }
+
+unsigned config_current_poll(const struct journal *j, unsigned configured)
+{
+	json_int_t v = json_integer_value(json_object_get(journal_get(j, "config"), "poll_interval"));
+
+	return v >= CONFIG_POLL_MIN && v <= CONFIG_POLL_MAX ? (unsigned)v : configured;
+}

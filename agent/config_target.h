@@ -51,4 +51,7 @@ upk_status config_target_record(struct journal *j, const struct config_payload *
 /* The fleet URL the device talks to: state "server", else the configured one (may be NULL). */
 const char *config_current_server(const struct journal *j, const char *configured);
 
+/* The poll interval a config target set, else configured (seconds). */
+unsigned config_current_poll(const struct journal *j, unsigned configured);
+
 #endif

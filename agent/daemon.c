@@ -499,15 +499,6 @@ out:
 	return ret;
 }
 
-/* The poll interval: a config target's, else the agent configuration's. */
-static unsigned poll_interval(const struct cycle *c)
-{
-	json_int_t v = json_integer_value(json_object_get(journal_get(c->j, "config"),
-	                                                  "poll_interval"));
-
-	return v >= 30 && v <= 7 * 86400 ? (unsigned)v : c->cfg->poll_interval_s;
-}
-
 /* One line for the front-end: "ok|fail POLL_S OUTCOME[ MESSAGE]". */
 static void report_cycle(int fd, upk_status ret, enum update_outcome outcome, unsigned poll_s,
                          const struct upk_error *cerr)
@@ -556,7 +547,7 @@ upk_status daemon_run(const struct agent_config *cfg, const struct daemon_opts *
 		ret = cycle_once(&c, opts->no_reboot, outcome, &cerr);
 		if (opts->cycle_fd > 0) {
 			/* The cycle's result is the front-end's to act on, not a failure here. */
-			report_cycle(opts->cycle_fd, ret, *outcome, poll_interval(&c), &cerr);
+			report_cycle(opts->cycle_fd, ret, *outcome, config_current_poll(c.j, cfg->poll_interval_s), &cerr);
 			ret = UPK_OK;
 		} else if (ret != UPK_OK) {
 			*err = cerr;
