@@ -300,57 +300,63 @@ upk_status srv_call(struct srv_conn *c, const char *method, const char *path, co
 	return ret;
 }
 
-upk_status srv_exists(struct srv_conn *c, const char *path, int *exists, struct upk_error *err)
+/*
+ * An unsigned GET of base + path: the body lands in *b (the caller frees
+ * b->data), the HTTP status in *status. With nobody, only the status is
+ * wanted: the GET's body is not read, without needing a HEAD route. The
+ * server does send that body, so the connection must not carry another
+ * request.
+ */
+static upk_status unsigned_get(struct srv_conn *c, const char *path, int nobody, struct buf *b,
+			       long *status, struct upk_error *err)
 {
-	struct buf b = {0};
 	char url[8400];
-	long status = 0;
 	CURLcode rc;
 
 	snprintf(url, sizeof(url), "%s%s", c->base, path);
-	reset(c, "GET", url, &b);
-	/*
-	 * Only the status matters: a GET whose body is not read, without
-	 * needing a HEAD route. The server does send the body, so this
-	 * connection must not carry another request.
-	 */
-	curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "GET");
-	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 1L);
+	reset(c, "GET", url, b);
+	if (nobody) {
+		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "GET");
+		curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
 	rc = curl_easy_perform(c->curl);
-	free(b.data);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
+		if (b->too_big)
+			return upk_error_set(err, UPK_ERR_TOO_LARGE, "GET %s: answer over %u bytes",
+					     path, SRV_MAX_RESPONSE);
 		return upk_error_set(err, UPK_ERR_IO, "GET %s: %s", url, curl_easy_strerror(rc));
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	*exists = status == 200;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	return UPK_OK;
+}
+
+upk_status srv_exists(struct srv_conn *c, const char *path, int *exists, struct upk_error *err)
+{
+	struct buf b = {0};
+	long status = 0;
+	upk_status ret = unsigned_get(c, path, 1, &b, &status, err);
+
+	free(b.data);
+	if (ret == UPK_OK)
+		*exists = status == 200;
+	return ret;
 }
 
 upk_status srv_get_public(struct srv_conn *c, const char *path, char **body, size_t *len,
 			  struct upk_error *err)
 {
 	struct buf b = {0};
-	char url[8400];
 	long status = 0;
-	CURLcode rc;
+	upk_status ret = unsigned_get(c, path, 0, &b, &status, err);
 
-	snprintf(url, sizeof(url), "%s%s", c->base, path);
-	reset(c, "GET", url, &b);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
-	rc = curl_easy_perform(c->curl);
-	if (rc != CURLE_OK) {
+	if (ret == UPK_OK && status != 200)
+		ret = upk_error_set(err, status == 404 ? UPK_ERR_NOT_FOUND : UPK_ERR_INVALID,
+				    "GET %s: HTTP %ld", path, status);
+	if (ret != UPK_OK) {
 		free(b.data);
-		if (b.too_big)
-			return upk_error_set(err, UPK_ERR_TOO_LARGE, "GET %s: answer over %u bytes",
-					     path, SRV_MAX_RESPONSE);
-		return upk_error_set(err, UPK_ERR_IO, "GET %s: %s", url, curl_easy_strerror(rc));
-	}
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		free(b.data);
-		return upk_error_set(err, status == 404 ? UPK_ERR_NOT_FOUND : UPK_ERR_INVALID,
-				     "GET %s: HTTP %ld", path, status);
+		return ret;
 	}
 	*len = b.len;
 	*body = b.data != NULL ? b.data : strdup("");

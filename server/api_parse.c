@@ -14,6 +14,15 @@
 #include "upkeep/selector.h"
 #include "upkeep/transfer.h"
 
+/* Is s in the NULL-terminated set? */
+static int one_of(const char *const *set, const char *s)
+{
+	for (size_t i = 0; set[i] != NULL; i++)
+		if (strcmp(set[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 static upk_status parse_object(const void *buf, size_t len, const char *const *allowed,
 			       json_t **out, struct upk_error *err)
 {
@@ -30,12 +39,7 @@ static upk_status parse_object(const void *buf, size_t len, const char *const *a
 		return upk_error_set(err, UPK_ERR_INVALID, "request body is not a JSON object");
 	}
 	json_object_foreach(doc, key, v) {
-		size_t i;
-
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL) {
+		if (!one_of(allowed, key)) {
 			ret = upk_error_set(err, UPK_ERR_INVALID, "unknown member \"%.64s\"", key);
 			json_decref(doc);
 			return ret;
@@ -305,16 +309,15 @@ static upk_status check_event(const json_t *ev, size_t i, struct upk_error *err)
 {
 	static const char *const KINDS[] = {"private-data-wiped", NULL};
 	static const char *const REASONS[] = {"transfer", "factory-reset", NULL};
+	static const char *const MEMBERS[] = {"kind", "reason", "transfer", "at", NULL};
 	const char *key, *kind, *reason, *transfer, *at;
 	json_t *v;
 	time_t t;
-	size_t k;
 
 	if (!json_is_object(ev))
 		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu] is not an object", i);
 	json_object_foreach((json_t *)ev, key, v) {
-		if (strcmp(key, "kind") != 0 && strcmp(key, "reason") != 0 &&
-		    strcmp(key, "transfer") != 0 && strcmp(key, "at") != 0)
+		if (!one_of(MEMBERS, key))
 			return upk_error_set(err, UPK_ERR_INVALID,
 					     "events[%zu]: unknown member \"%.64s\"", i, key);
 		if (!json_is_string(v) || json_string_length(v) > 64)
@@ -331,14 +334,10 @@ static upk_status check_event(const json_t *ev, size_t i, struct upk_error *err)
 		return upk_error_set(err, UPK_ERR_INVALID,
 				     "events[%zu]: \"kind\", \"reason\" and \"at\" are required",
 				     i);
-	for (k = 0; KINDS[k] != NULL && strcmp(KINDS[k], kind) != 0; k++)
-		;
-	if (KINDS[k] == NULL)
+	if (!one_of(KINDS, kind))
 		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu]: unknown kind \"%s\"", i,
 				     kind);
-	for (k = 0; REASONS[k] != NULL && strcmp(REASONS[k], reason) != 0; k++)
-		;
-	if (REASONS[k] == NULL)
+	if (!one_of(REASONS, reason))
 		return upk_error_set(err, UPK_ERR_INVALID, "events[%zu]: unknown reason \"%s\"",
 				     i, reason);
 	if (transfer != NULL && (strcmp(reason, "transfer") != 0 || !upk_hex_is_lower(transfer, 32)))

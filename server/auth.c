@@ -150,7 +150,8 @@ static upk_status lookup(void *ctx, const char *keyid, const char *alg,
 		}
 		break;
 	case AUTH_DEVICE:
-		ret = st->ops->device_auth_get(st, rq->fleet_id, keyid, &row, err);
+		/* The whole row: the handler (a check-in) needs it too, and reads it from here. */
+		ret = st->ops->device_get(st, rq->fleet_id, keyid, &row, err);
 		if (ret == UPK_ERR_NOT_FOUND)
 			upk_error_set(err, ret, "key %s is not a device of fleet %s", keyid, rq->fleet);
 		if (ret == UPK_OK) {
@@ -158,6 +159,7 @@ static upk_status lookup(void *ctx, const char *keyid, const char *alg,
 				 json_string_value(json_object_get(row, "status")));
 			ret = key_cache_get(rq->srv->keys, json_object_get(row, "public_key"), keyid,
 					    &a->ref, err);
+			rq->who.device = json_incref(row);
 		}
 		break;
 	case AUTH_ENROL:

@@ -586,6 +586,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(rq->early_body);
 	upk_hash_free(rq->sha);
 	json_decref(rq->who.public_key);
+	json_decref(rq->who.device);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);

@@ -38,6 +38,7 @@ struct principal {
 	char keyid[UPK_KEYID_HEX_LEN + 1];
 	char role[16];        /* owners: admin, operator, viewer; devices: their status */
 	json_t *public_key;   /* TUF key object of the signer (a reference; read-only, may be shared) */
+	json_t *device;       /* device routes: the device's row as auth read it, for the handler */
 };
 
 #define REQ_MAX_SEGMENTS 16

@@ -115,9 +115,6 @@ struct store_ops {
 				   int64_t now, struct upk_error *err);
 	upk_status (*device_get)(struct store *st, int64_t fleet, const char *id, json_t **row,
 				 struct upk_error *err);
-	/* Only what request authentication needs, {status, public_key}: every check-in asks. */
-	upk_status (*device_auth_get)(struct store *st, int64_t fleet, const char *id,
-				      json_t **row, struct upk_error *err);
 	/* status NULL: all. Ordered by enrolment. */
 	upk_status (*device_list)(struct store *st, int64_t fleet, const char *status,
 				  json_t **rows, struct upk_error *err);

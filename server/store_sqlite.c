@@ -896,14 +896,6 @@ static upk_status sq_device_get(struct store *st, int64_t fleet, const char *id,
 	return ret;
 }
 
-static upk_status sq_device_auth_get(struct store *st, int64_t fleet, const char *id,
-				     json_t **row, struct upk_error *err)
-{
-	return row1(SQ(st), "device", row, err,
-		    "SELECT status, public_key FROM devices WHERE fleet_id = ? AND id = ?", "is",
-		    fleet, id);
-}
-
 static upk_status sq_device_list(struct store *st, int64_t fleet, const char *status,
 				 json_t **out, struct upk_error *err)
 {
@@ -1380,7 +1372,6 @@ static const struct store_ops SQLITE_OPS = {
 	.payload_find = sq_payload_find,
 	.device_enrol = sq_device_enrol,
 	.device_get = sq_device_get,
-	.device_auth_get = sq_device_auth_get,
 	.device_list = sq_device_list,
 	.device_set_status = sq_device_set_status,
 	.device_set_tags = sq_device_set_tags,
