@@ -204,6 +204,7 @@ upk_status upk_json_parse(const void *buf, size_t len, const struct upk_json_lim
 	struct json_path_seg *segs = NULL;
 	json_t *doc = NULL;
 	json_error_t jerr;
+	const char *nul;
 	size_t where;
 	upk_status ret;
 
@@ -275,10 +276,11 @@ upk_status upk_json_parse(const void *buf, size_t len, const struct upk_json_lim
 	 * literal ("[1\0]" parses as [1]). A NUL byte is never JSON, and the
 	 * in-place scanner (json_scan.c) must not need to copy that quirk.
 	 */
-	if (memchr(buf, '\0', len) != NULL) {
+	nul = memchr(buf, '\0', len);
+	if (nul != NULL) {
 		size_t line, column;
 
-		where = (size_t)((const char *)memchr(buf, '\0', len) - (const char *)buf);
+		where = (size_t)(nul - (const char *)buf);
 		line_column(buf, where, &line, &column);
 		ret = upk_error_set(err, UPK_ERR_INVALID,
 				    "invalid JSON at line %zu, column %zu: NUL byte (byte %zu)",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex_internal.h"
 #include "metadata_internal.h"
 
 static int key_cmp(const void *a, const void *b)
@@ -115,8 +116,7 @@ upk_status md_parse_threshold(const json_t *obj, const char *where, unsigned *ou
 int md_is_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
+		if (hex_digit((unsigned char)s[i]) < 0)
 			return 0;
 	return 1;
 }

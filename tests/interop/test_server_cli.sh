@@ -7,32 +7,8 @@
 # --json and human output, --help, and clear one-line errors. Devices are
 # played by srv_device.mjs, which signs with http-message-signatures (npm).
 set -eu
-: "${UPK_BUILD_DIR:?}" "${UPK_SOURCE_DIR:?}"
-W=$(mktemp -d "${TMPDIR:-/tmp}/upk-srvcli-XXXXXX")
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$W/server.log" ] && tail -20 "$W/server.log" >&2
-	exit 1
-}
-
-U="$UPK_BUILD_DIR/cli/upkeep"
-S="$UPK_BUILD_DIR/server/upkeep-server"
-DEVJS="$UPK_SOURCE_DIR/tests/interop/srv_device.mjs"
-[ -x "$U" ] && [ -x "$S" ] || fail "build upkeep and upkeep-server first"
-command -v node >/dev/null || fail "node is not installed: run scripts/install-deps"
-command -v python3 >/dev/null || fail "python3 is not installed"
-[ -d "$UPK_SOURCE_DIR/tests/interop/node_modules/http-message-signatures" ] ||
-	fail "http-message-signatures is not installed: run scripts/install-deps"
-
-# A JSON member from stdin: jq-like, with python3.
-js() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
+T=srvcli
+. "${UPK_SOURCE_DIR:?}/tests/interop/srv_cli_env.sh"
 
 cd "$W"
 "$U" key generate owner --no-passphrase >/dev/null

@@ -27,14 +27,6 @@
 #include "upkeep/fetch_curl.h"
 #include "upkeep/metadata.h"
 
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		struct upk_error e_ = {0};                                                         \
-		upk_status s_ = (call);                                                            \
-		if (s_ != UPK_OK)                                                                  \
-			fail_msg("%s: %s (%s)", #call, e_.msg, upk_status_str(s_));                \
-	} while (0)
-
 static const struct tf_target TARGETS[] = {
 	{"images/fw-2.0.img", "2.0.0", 2, NULL},
 	{"images/fw-old.img", "1.0.0", 1, NULL},

@@ -26,6 +26,15 @@
 
 #define TF_MAX_DEVICES 32
 
+/* Fail with the call, its message and status unless it returns UPK_OK (e_: its error). */
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		struct upk_error e_ = {0};                                                         \
+		upk_status s_ = (call);                                                            \
+		if (s_ != UPK_OK)                                                                  \
+			fail_msg("%s: %s (%s)", #call, e_.msg, upk_status_str(s_));                \
+	} while (0)
+
 /* One target of the fleet's image repository. */
 struct tf_target {
 	const char *path;     /* e.g. "images/fw-2.0.img" */
